@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+
+import anyio
 
 __all__ = ["ToolSpec"]
 
@@ -38,4 +41,7 @@ class ToolSpec:
         Raises ``ToolError`` for arguments that do not fit the input schema; whatever the
         tool raises propagates (the executor handles retries and timeouts).
         """
-        raise NotImplementedError  # the tools helper implements this
+        kwargs = self.validate_args(args)
+        if self.is_async:
+            return await self.fn(**kwargs)
+        return await anyio.to_thread.run_sync(partial(self.fn, **kwargs))
