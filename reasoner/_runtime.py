@@ -1,0 +1,213 @@
+"""The physical side of an engine: per-tool policy, concurrency limits and the tool cache.
+
+An :class:`~reasoner.Engine` owns one :class:`Runtime`; the executor and ``explain``
+read it. Policy is derived from tool metadata first and engine defaults second:
+
+- timeout: the tool's ``timeout``, else the engine's ``default_timeout`` (``None``: no limit);
+- retries: the tool's ``retries`` when it is above 0, else the engine's ``default_retries``;
+- concurrency: the tool's ``max_concurrency`` (a limiter shared by every run of the engine)
+  and the engine-wide ``max_concurrency``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+import anyio
+
+from reasoner.errors import ToolError, UsageError
+
+if TYPE_CHECKING:
+    from reasoner.planner import Node
+    from reasoner.tools import ToolRegistry, ToolSpec
+
+__all__ = ["Approver", "Backoff", "Runtime", "ToolCache", "ToolPolicy"]
+
+# approve(node, spec) -> bool, sync or async; ``node.args`` are the resolved arguments
+Approver = Callable[["Node", "ToolSpec"], Union[bool, Awaitable[bool]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff: retry ``k`` (1, 2, ...) waits ``min(base * factor ** (k - 1), max)`` seconds."""
+
+    base: float = 0.1
+    factor: float = 2.0
+    max: float = 10.0
+
+    def delay(self, retry: int) -> float:
+        return float(min(self.base * self.factor ** (retry - 1), self.max))
+
+    @classmethod
+    def parse(cls, value: object) -> Backoff:
+        if isinstance(value, Backoff):
+            return value
+        if not isinstance(value, (tuple, list)) or len(value) != 3:
+            raise UsageError(f"retry_backoff must be a (base, factor, max) tuple of seconds; got {value!r}")
+        base, factor, most = value
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise UsageError(f"retry_backoff values must be numbers; got {value!r}")
+        if base < 0 or factor < 1 or most < base:
+            raise UsageError(
+                f"retry_backoff={value!r} is out of range: need base >= 0, factor >= 1 and max >= base, "
+                "e.g. retry_backoff=(0.1, 2.0, 10.0)"
+            )
+        return cls(float(base), float(factor), float(most))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPolicy:
+    """How one tool runs under one engine (what ``explain`` shows as the physical plan)."""
+
+    tool: str
+    timeout: float | None
+    retries: int
+    cache: bool
+    max_concurrency: int | None
+    requires_approval: bool
+    spec: ToolSpec = field(repr=False, compare=False)
+    # shared by every run of the engine; None when the tool sets no max_concurrency
+    limiter: anyio.CapacityLimiter | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(slots=True)
+class _InFlight:
+    done: anyio.Event
+    ok: bool = False
+    value: Any = None
+    error: BaseException | None = None
+
+
+class ToolCache:
+    """Results of ``cache=True`` tools keyed by (tool name, canonical JSON of the arguments).
+
+    Identical calls made while the first is still running wait for it and share its result
+    (or its failure). Failures are never stored; a cancelled call leaves nothing behind, so
+    a waiter from another run then makes the call itself. Entries live as long as the engine
+    (``Engine.clear_cache()`` empties it).
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], Any] = {}
+        self._inflight: dict[tuple[str, str], _InFlight] = {}
+
+    @staticmethod
+    def key(tool: str, args: dict[str, Any]) -> tuple[str, str] | None:
+        """The cache key, or ``None`` for arguments that are not JSON (those calls are not cached)."""
+        try:
+            text = json.dumps(args, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            return None
+        return (tool, text)
+
+    def clear(self) -> None:
+        self._values.clear()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    async def get_or_call(self, key: tuple[str, str], call: Callable[[], Awaitable[Any]]) -> tuple[Any, bool]:
+        """Return ``(value, hit)``: the stored value, a running identical call's value, or ``await call()``."""
+        while True:
+            if key in self._values:
+                return self._values[key], True
+            pending = self._inflight.get(key)
+            if pending is None:
+                break
+            await pending.done.wait()
+            if pending.ok:
+                return pending.value, True
+            if pending.error is not None:
+                raise pending.error
+            # the owner was cancelled: loop and make the call ourselves
+
+        entry = _InFlight(anyio.Event())
+        self._inflight[key] = entry
+        try:
+            value = await call()
+        except Exception as exc:
+            entry.error = exc
+            raise
+        else:
+            entry.ok, entry.value = True, value
+            self._values[key] = value
+            return value, False
+        finally:
+            del self._inflight[key]
+            entry.done.set()
+
+
+class Runtime:
+    """Registry, policy, limits, cache and approver of one engine (internal)."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        max_concurrency: int,
+        default_timeout: float | None,
+        default_retries: int,
+        backoff: Backoff,
+        approve: Approver | None,
+    ) -> None:
+        self.registry = registry
+        self.max_concurrency = max_concurrency
+        self.default_timeout = default_timeout
+        self.default_retries = default_retries
+        self.backoff = backoff
+        self.approve = approve
+        self.cache = ToolCache()
+        self._policies: dict[str, ToolPolicy] = {}
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The engine-wide limit on running tool calls (created inside the event loop on first use)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.max_concurrency)
+        return self._limiter
+
+    def policy(self, tool: str) -> ToolPolicy:
+        """The policy of a registered tool (``KeyError`` for an unknown name)."""
+        policy = self._policies.get(tool)
+        if policy is None:
+            spec = self.registry[tool]
+            policy = ToolPolicy(
+                tool=tool,
+                timeout=spec.timeout if spec.timeout is not None else self.default_timeout,
+                retries=spec.retries if spec.retries > 0 else self.default_retries,
+                cache=spec.cache,
+                max_concurrency=spec.max_concurrency,
+                requires_approval=spec.requires_approval,
+                spec=spec,
+                limiter=anyio.CapacityLimiter(spec.max_concurrency) if spec.max_concurrency else None,
+            )
+            self._policies[tool] = policy
+        return policy
+
+    async def ask_approval(self, node: Node, spec: ToolSpec) -> bool:
+        """Call the approver; a sync approver runs in a worker thread (it may prompt a terminal)."""
+        if self.approve is None:
+            raise ToolError(
+                f"tool {spec.name!r} requires approval but this Engine has no approver; "
+                "pass Engine(approve=fn) with fn(node, spec) -> bool (sync or async)",
+                tool=spec.name,
+                node_id=node.id,
+            )
+        if inspect.iscoroutinefunction(self.approve):
+            answer: object = await self.approve(node, spec)
+        else:
+            answer = await anyio.to_thread.run_sync(self.approve, node, spec, abandon_on_cancel=True)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        if not isinstance(answer, bool):
+            raise ToolError(
+                f"the approver returned {answer!r} for tool {spec.name!r}; it must return True or False",
+                tool=spec.name,
+                node_id=node.id,
+            )
+        return answer
