@@ -1,0 +1,209 @@
+"""Function specs written by others: OpenAI's tool format and the looser function-calling
+dialect of the Berkeley Function Calling Leaderboard (BFCL), turned into our JSON Schema.
+
+Accepted spec shapes: ``{"type": "function", "function": {...}}`` (OpenAI chat tools,
+and our own :meth:`ToolRegistry.to_json` entries, whose ``output_schema`` and ``metadata``
+are read back), ``{"type": "function", "name": ...}`` (OpenAI responses API), and a bare
+``{"name", "description", "parameters"}`` (OpenAI functions, BFCL). Anthropic's
+``input_schema`` is read when ``parameters`` is absent.
+
+Dialect types are mapped case-insensitively (BFCL's own table, except ``any``):
+
+============================================  ==========
+``integer int long short byte bigint``        ``integer``
+``number float double``                       ``number``
+``string str char``                           ``string``
+``boolean bool``                              ``boolean``
+``array list tuple arraylist queue stack``    ``array``
+``object dict hashmap hashtable``             ``object``
+``null none``                                 ``null``
+``any``                                       no type: any JSON value (BFCL sends ``string``)
+============================================  ==========
+
+Also: a draft-04 ``items: [...]`` list becomes ``prefixItems``; ``optional: true`` is
+dropped (what is optional is what ``required`` leaves out); local ``$ref``s are inlined
+(a recursive schema is refused); every object that lists ``properties`` gets
+``additionalProperties: false``, the top level always (the planner may emit only declared
+arguments). Anything else unknown is refused with the parameter's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError, relevance
+
+from reasoner.errors import ToolDefinitionError, ToolError
+from reasoner.tools._jsonschema import RecursiveSchema, close_objects, inline_refs
+from reasoner.tools._options import check_name
+
+__all__ = ["ConvertedSpec", "convert_function_spec", "schema_validator"]
+
+_TYPES: dict[str, str | None] = {
+    **dict.fromkeys(("integer", "int", "long", "short", "byte", "bigint"), "integer"),
+    **dict.fromkeys(("number", "float", "double"), "number"),
+    **dict.fromkeys(("string", "str", "char"), "string"),
+    **dict.fromkeys(("boolean", "bool"), "boolean"),
+    **dict.fromkeys(("array", "list", "tuple", "arraylist", "queue", "stack"), "array"),
+    **dict.fromkeys(("object", "dict", "hashmap", "hashtable"), "object"),
+    **dict.fromkeys(("null", "none"), "null"),
+    "any": None,
+}
+_SUB_ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
+_SUB_LIST = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SUB_MAP = ("properties", "patternProperties", "$defs", "definitions")
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertedSpec:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
+    metadata: dict[str, Any]
+
+
+def convert_function_spec(spec: Mapping[str, Any]) -> ConvertedSpec:
+    """Read a function spec in any accepted shape; raise :class:`ToolDefinitionError` naming
+    the parameter for anything that cannot be represented."""
+    if not isinstance(spec, Mapping):
+        raise ToolDefinitionError(f"a function spec must be a dict, got {type(spec).__name__}")
+    body = spec["function"] if isinstance(spec.get("function"), Mapping) else spec
+    name = check_name(body.get("name"))
+    description = body.get("description") or ""
+    if not isinstance(description, str):
+        raise ToolDefinitionError(f"tool {name!r}: description must be a string", tool=name)
+    parameters = body.get("parameters", body.get("input_schema"))
+    if parameters is None:
+        parameters = {"type": "object", "properties": {}}
+    input_schema = _top_level(name, _convert(name, parameters, ""))
+    output = spec.get("output_schema")
+    output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return")
+    metadata = spec.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise ToolDefinitionError(f"tool {name!r}: metadata must be a dict of tool options", tool=name)
+    return ConvertedSpec(name, description, input_schema, output_schema, dict(metadata))
+
+
+def _fail(tool: str, path: str, why: str) -> ToolDefinitionError:
+    parameter = path.split(".")[0].split("[")[0] or None
+    where = f"parameter {path!r}" if path else "the parameters schema"
+    return ToolDefinitionError(f"tool {tool!r}: {where} {why}", tool=tool, parameter=parameter)
+
+
+def _convert(tool: str, schema: Any, path: str) -> Any:
+    if isinstance(schema, bool):
+        return schema
+    if not isinstance(schema, Mapping):
+        raise _fail(tool, path, f"must be a JSON Schema object, got {type(schema).__name__} {schema!r}")
+    out = {k: v for k, v in schema.items() if k != "optional"}
+    if "type" in out:
+        out = _convert_type(tool, out, path)
+    if isinstance(out.get("items"), list):  # draft-04 tuple form
+        out["prefixItems"] = out.pop("items")
+    for key in _SUB_ONE:
+        if key in out:
+            out[key] = _convert(tool, out[key], f"{path}[]" if key == "items" else path)
+    for key in _SUB_LIST:
+        if key in out:
+            if not isinstance(out[key], list):
+                raise _fail(tool, path, f"has {key} that is not a list")
+            out[key] = [_convert(tool, s, f"{path}[]" if key == "prefixItems" else path) for s in out[key]]
+    for key in _SUB_MAP:
+        if key in out:
+            if not isinstance(out[key], Mapping):
+                raise _fail(tool, path, f"has {key} that is not an object")
+            prefix = f"{path}." if path and key in ("properties", "patternProperties") else ""
+            subpath = (lambda k: f"{prefix}{k}") if key in ("properties", "patternProperties") else (lambda k: path)
+            out[key] = {k: _convert(tool, s, subpath(k)) for k, s in out[key].items()}
+    return out
+
+
+def _convert_type(tool: str, schema: dict[str, Any], path: str) -> dict[str, Any]:
+    declared = schema["type"]
+    names = declared if isinstance(declared, list) else [declared]
+    mapped: list[str] = []
+    for item in names:
+        if not isinstance(item, str) or item.lower() not in _TYPES:
+            accepted = ", ".join(sorted({t for t in _TYPES}))
+            raise _fail(tool, path, f"has the unknown type {item!r}; use one of: {accepted}")
+        target = _TYPES[item.lower()]
+        if target is None:  # "any" anywhere in the list means any JSON value
+            return {k: v for k, v in schema.items() if k != "type"}
+        if target not in mapped:
+            mapped.append(target)
+    return {**schema, "type": mapped if isinstance(declared, list) else mapped[0]}
+
+
+def _finish(tool: str, schema: Any, parameter: str) -> dict[str, Any]:
+    if not isinstance(schema, dict):
+        raise _fail(tool, parameter, "must be a JSON Schema object")
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    try:
+        schema = inline_refs(schema, defs)
+    except RecursiveSchema as exc:
+        raise _fail(tool, parameter, f"uses the recursive definition {exc.name!r}, which cannot be inlined") from exc
+    except KeyError as exc:
+        raise _fail(tool, parameter, f"has a $ref that is not a local #/$defs/ definition: {exc.args[0]!r}") from exc
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(map(str, exc.absolute_path)) or "(root)"
+        raise _fail(tool, parameter, f"is not valid JSON Schema at {where}: {exc.message}") from exc
+    return close_objects(schema)
+
+
+def _top_level(tool: str, schema: Any) -> dict[str, Any]:
+    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
+        raise _fail(tool, "", "must be an object schema with properties (type: object)")
+    defs = {"$defs": schema.get("$defs", {}), "definitions": schema.get("definitions", {})}
+    for name, prop in schema.get("properties", {}).items():
+        if isinstance(prop, dict):  # check each property alone first, so an error names it
+            _finish(tool, {**defs, **prop}, name)
+    schema = _finish(tool, schema, "")
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    if not isinstance(required, list):
+        raise _fail(tool, "", "has `required` that is not a list of property names")
+    for name in required:
+        if name not in properties:
+            raise _fail(tool, str(name), "is listed in `required` but has no entry in `properties`; add it or drop it")
+    extra = {k: v for k, v in schema.items() if k not in ("type", "properties", "required", "additionalProperties")}
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False, **extra}
+
+
+def schema_validator(tool: str, schema: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``validate_args`` for ``schema``: jsonschema (Draft 2020-12); raises ``ToolError``
+    naming the tool, each offending argument and the problem. Valid arguments pass unchanged."""
+    validator = Draft202012Validator(schema)
+    properties = schema["properties"]
+
+    def validate_args(args: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(args, dict):
+            raise ToolError(f"tool {tool!r}: arguments must be a JSON object, got {type(args).__name__}", tool=tool)
+        errors = sorted(validator.iter_errors(args), key=relevance)
+        if errors:
+            problems = "; ".join(_problem(e, args, properties) for e in errors)
+            raise ToolError(f"tool {tool!r}: invalid arguments: {problems}", tool=tool)
+        return dict(args)
+
+    return validate_args
+
+
+def _problem(error: ValidationError, args: dict[str, Any], properties: Mapping[str, Any]) -> str:
+    path = list(error.absolute_path)
+    if not path and error.validator == "required":
+        missing = [name for name in error.validator_value if name not in args]
+        return "; ".join(f"argument {name!r}: missing required argument" for name in missing)
+    if not path and error.validator == "additionalProperties":
+        extra = [name for name in args if name not in properties]
+        listed = ", ".join(properties) or "none"
+        return "; ".join(f"argument {name!r}: unexpected argument (accepted: {listed})" for name in extra)
+    if not path:
+        return error.message
+    rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[1:])
+    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    return f"argument {str(path[0]) + rest!r}: {message}"

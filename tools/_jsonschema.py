@@ -1,0 +1,97 @@
+"""Structural JSON Schema rewrites shared by both tool constructors.
+
+Every function walks schema positions only (``properties`` values, ``items``, ``anyOf``
+members, ...), never data positions (``default``, ``enum``, ``const``, ``examples``), so a
+property that happens to be called ``title`` or ``$ref`` is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["RecursiveSchema", "close_objects", "inline_refs", "map_subschemas", "strip_titles"]
+
+Schema = dict[str, Any]
+
+# keyword -> how its value holds subschemas
+_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
+        "unevaluatedItems", "unevaluatedProperties", "additionalItems")  # fmt: skip
+_LIST = ("anyOf", "oneOf", "allOf", "prefixItems")
+_MAP = ("properties", "patternProperties", "dependentSchemas", "$defs", "definitions")
+
+
+class RecursiveSchema(Exception):
+    """A ``$ref`` cycle: the schema cannot be inlined. ``name`` is the definition on the cycle."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def map_subschemas(schema: Schema, fn: Callable[[Schema], Schema]) -> Schema:
+    """A copy of ``schema`` with ``fn`` applied to each direct subschema."""
+    out: Schema = {}
+    for key, value in schema.items():
+        if key in _ONE and isinstance(value, dict):
+            out[key] = fn(value)
+        elif key in _LIST and isinstance(value, list):
+            out[key] = [fn(v) if isinstance(v, dict) else v for v in value]
+        elif key == "items" and isinstance(value, list):  # draft-04 tuple form
+            out[key] = [fn(v) if isinstance(v, dict) else v for v in value]
+        elif key in _MAP and isinstance(value, dict):
+            out[key] = {k: fn(v) if isinstance(v, dict) else v for k, v in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+def strip_titles(schema: Schema) -> Schema:
+    """Drop the ``title`` pydantic puts on every model and field (noise for a small planner)."""
+    return map_subschemas({k: v for k, v in schema.items() if k != "title"}, strip_titles)
+
+
+def close_objects(schema: Schema) -> Schema:
+    """Set ``additionalProperties: false`` on every object schema that lists ``properties``
+    and says nothing about extra keys (grammar backends otherwise invent keys)."""
+    out = map_subschemas(schema, close_objects)
+    if "properties" in out and "additionalProperties" not in out and "patternProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def inline_refs(schema: Schema, defs: Mapping[str, Schema]) -> Schema:
+    """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
+
+    Keywords beside a ``$ref`` (``description``, ``default``) override the definition's.
+    Raises :class:`RecursiveSchema` for a cycle and ``KeyError`` for a ref to a missing or
+    non-local definition.
+    """
+
+    def visit(node: Schema, stack: tuple[str, ...]) -> Schema:
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = _local_name(ref)
+            if name in stack:
+                raise RecursiveSchema(name)
+            target = visit(defs[name], (*stack, name))
+            siblings = map_subschemas({k: v for k, v in node.items() if k != "$ref"}, lambda c: visit(c, stack))
+            return {**target, **siblings}
+        out = map_subschemas(node, lambda child: visit(child, stack))
+        members = out.get("allOf")
+        if isinstance(members, list) and len(members) == 1 and not set(members[0]) & (set(out) - {"allOf"}):
+            # pydantic's older `allOf: [{$ref}]` wrapper around a described field: flatten it
+            out = {**members[0], **{k: v for k, v in out.items() if k != "allOf"}}
+        return out
+
+    inlined = visit(schema, ())
+    inlined.pop("$defs", None)
+    inlined.pop("definitions", None)
+    return inlined
+
+
+def _local_name(ref: str) -> str:
+    for prefix in ("#/$defs/", "#/definitions/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
+    raise KeyError(ref)
