@@ -1,0 +1,165 @@
+"""calculator: arithmetic evaluated by walking the Python AST (never ``eval``).
+
+Supported: numbers, ``+ - * / // % **`` (``^`` is read as power, as on a calculator),
+unary ``+``/``-``, parentheses, ``sqrt log log10 exp round abs min max``, and the
+constants ``pi`` and ``e``. Everything else (names, attributes, strings, comparisons,
+comprehensions, ...) is refused with :class:`~reasoner.errors.ToolRetry`. Integer
+powers and intermediate integers are bounded (``MAX_INT_BITS``) so no expression can
+exhaust memory or time.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from reasoner.errors import ToolRetry
+from reasoner.tools import tool
+
+__all__ = ["CalcResult", "calculator"]
+
+MAX_EXPRESSION_CHARS = 500
+MAX_INT_BITS = 4096  # about 1e1233: far past anything a float can hold
+_SUPPORTED = "numbers, + - * / // % ** (or ^), parentheses, sqrt, log, log10, exp, round, abs, min, max, pi, e"
+
+Number = int | float
+
+
+def _log(x: Number, base: Number = math.e) -> float:
+    return math.log(x, base)
+
+
+def _round(x: Number, digits: Number = 0) -> Number:
+    # half away from zero, on the shortest decimal form: round(2.5) == 3, round(2.675, 2) == 2.68
+    if not isinstance(digits, int) or not -100 <= digits <= 100:
+        raise ValueError("round(x, digits) needs a whole number of digits between -100 and 100")
+    if not math.isfinite(x):
+        raise ValueError("round() needs a finite number")
+    rounded = Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return int(rounded) if digits <= 0 else float(rounded)
+
+
+# name -> (function, fewest args, most args)
+_FUNCTIONS: dict[str, tuple[Callable[..., Number], int, int]] = {
+    "sqrt": (math.sqrt, 1, 1),
+    "log": (_log, 1, 2),
+    "log10": (math.log10, 1, 1),
+    "exp": (math.exp, 1, 1),
+    "round": (_round, 1, 2),
+    "abs": (abs, 1, 1),
+    "min": (min, 1, 50),
+    "max": (max, 1, 50),
+}
+_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
+_BINARY: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+
+
+class CalcResult(BaseModel):
+    """The value of an arithmetic expression."""
+
+    model_config = ConfigDict(frozen=True)
+
+    expression: str
+    value: float
+    text: str
+
+
+class _Refused(Exception):
+    """An expression outside the supported subset; the message says which part."""
+
+
+def _power(base: Number, exponent: Number) -> Number:
+    if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
+        if abs(base) > 1 and abs(base).bit_length() * exponent > MAX_INT_BITS:
+            raise _Refused(f"{base} ** {exponent} is too large (more than {MAX_INT_BITS} bits)")
+        return base**exponent
+    return math.pow(base, exponent)  # ValueError for (-8) ** 0.5 instead of a complex number
+
+
+def _checked(value: Number) -> Number:
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise _Refused(f"an intermediate result is too large (more than {MAX_INT_BITS} bits)")
+    return value
+
+
+def _evaluate(node: ast.AST) -> Number:
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value  # type: ignore[no-any-return]
+    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
+        return _CONSTANTS[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _evaluate(node.operand)
+        return -value if isinstance(node.op, ast.USub) else +value
+    if isinstance(node, ast.BinOp):
+        left, right = _evaluate(node.left), _evaluate(node.right)
+        if isinstance(node.op, ast.Pow):
+            return _checked(_power(left, right))
+        function = _BINARY.get(type(node.op))
+        if function is not None:
+            return _checked(function(left, right))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS:
+        name = node.func.id
+        function, low, high = _FUNCTIONS[name]
+        if node.keywords or not low <= len(node.args) <= high:
+            raise _Refused(f"{name}() takes {low} to {high} plain arguments" if low != high else f"{name}() takes {low} argument")
+        return function(*(_evaluate(arg) for arg in node.args))
+    if isinstance(node, ast.Tuple):
+        raise _Refused("a comma outside a function call (write 1234, not 1,234)")
+    raise _Refused(f"{ast.unparse(node)!r} is not supported")
+
+
+def _format(value: float) -> str:
+    if value.is_integer() and abs(value) <= 2**53:  # exact integers print without ".0"
+        return str(int(value))
+    return format(value, ".12g")
+
+
+@tool(timeout=10, cache=True)
+def calculator(expression: str) -> CalcResult:
+    """Evaluate an arithmetic expression such as "(3 + 4) * 2 ** 3" or "sqrt(2) * pi".
+
+    Args:
+        expression: Arithmetic with + - * / // % ** ^, parentheses, sqrt, log, round, abs, min, max, pi, e.
+
+    Raises:
+        ToolRetry: the expression is malformed, uses anything else, divides by zero, or is too large.
+    """
+    text = expression.strip()
+    if not text:
+        raise ToolRetry(f"calculator: the expression is empty; write arithmetic using {_SUPPORTED}")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ToolRetry(f"calculator: the expression has {len(text)} characters, more than {MAX_EXPRESSION_CHARS}; split it up")
+    source = text.replace("^", "**").replace("×", "*").replace("÷", "/").replace("−", "-")
+    try:
+        tree = ast.parse(source, mode="eval")
+        value = _evaluate(tree)
+        result = float(value)
+    except SyntaxError:
+        raise ToolRetry(f"calculator: {expression!r} is not a well-formed expression; use {_SUPPORTED}") from None
+    except _Refused as exc:
+        raise ToolRetry(f"calculator: in {expression!r}, {exc}; use only {_SUPPORTED}") from None
+    except ZeroDivisionError:
+        raise ToolRetry(f"calculator: {expression!r} divides by zero") from None
+    except OverflowError:
+        raise ToolRetry(f"calculator: the result of {expression!r} is too large for a floating-point number") from None
+    except (ValueError, TypeError) as exc:  # math domain errors: sqrt(-1), log(0), round(2, 0.5)
+        raise ToolRetry(f"calculator: {expression!r} cannot be evaluated: {exc}") from None
+    except (RecursionError, MemoryError):
+        raise ToolRetry(f"calculator: {expression!r} is nested too deeply; simplify it") from None
+    if not math.isfinite(result):
+        raise ToolRetry(f"calculator: {expression!r} does not have a finite value")
+    return CalcResult(expression=expression, value=result, text=_format(result))
