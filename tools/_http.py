@@ -209,7 +209,8 @@ async def _fetch(
             content_type = response.headers.get("content-type", "")
             body, truncated = await _read(response, max_bytes)
         finally:
-            await response.aclose()
+            with anyio.move_on_after(1, shield=True):  # release the connection even when cancelled
+                await response.aclose()
         text = _decode(body, response.charset_encoding) if _is_text(content_type) else ""
         return HttpResponse(
             url=str(current), status=response.status_code, content_type=content_type, text=text, truncated=truncated, size=len(body)

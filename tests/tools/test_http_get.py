@@ -220,7 +220,7 @@ def test_the_default_tool_is_registered_as_http_get() -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = b"z" * 200_000
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")

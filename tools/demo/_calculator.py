@@ -84,7 +84,8 @@ def _power(base: Number, exponent: Number) -> Number:
     if isinstance(base, int) and isinstance(exponent, int) and exponent >= 0:
         if abs(base) > 1 and abs(base).bit_length() * exponent > MAX_INT_BITS:
             raise _Refused(f"{base} ** {exponent} is too large (more than {MAX_INT_BITS} bits)")
-        return base**exponent
+        result: int = base**exponent
+        return result
     return math.pow(base, exponent)  # ValueError for (-8) ** 0.5 instead of a complex number
 
 
@@ -97,8 +98,8 @@ def _checked(value: Number) -> Number:
 def _evaluate(node: ast.AST) -> Number:
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return node.value  # type: ignore[no-any-return]
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return node.value
     if isinstance(node, ast.Name) and node.id in _CONSTANTS:
         return _CONSTANTS[node.id]
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
