@@ -238,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def loopback_url() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://localhost:{server.server_address[1]}/data"
