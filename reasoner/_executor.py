@@ -80,7 +80,7 @@ class ExecutionResult:
 
 def load_plan(source: Plan | str | Mapping[str, Any], runtime: Runtime) -> Plan:
     """A validated :class:`Plan` from a Plan, its JSON text or its dict (``PlanError`` otherwise)."""
-    plan = source if isinstance(source, Plan) else Plan.from_json(source)  # type: ignore[arg-type]
+    plan = source if isinstance(source, Plan) else Plan.from_json(source)
     validate(plan, runtime.registry)
     return plan
 
@@ -248,8 +248,11 @@ class _Run:
 
     def _next(self, limiter: anyio.CapacityLimiter) -> Node | None:
         ready = self._ready
-        if not ready or limiter.statistics().tasks_waiting > self._acquiring:
-            return None  # nothing to do, or someone else is owed this token
+        if not ready:
+            return None
+        # someone else is owed this token (the limiter queues only once its tokens are gone)
+        if limiter.available_tokens == 0 and limiter.statistics().tasks_waiting > self._acquiring:
+            return None
         node = ready.popleft()
         if ready:
             self.pump()
@@ -359,13 +362,15 @@ class _Run:
     # -- one node --------------------------------------------------------------------------
 
     def _resolve(self, node: Node) -> dict[str, Any] | None:
+        args: dict[str, Any] = node.args
         if node.id not in self._with_refs:
-            return node.args
+            return args
         try:
-            return resolve_args(node.args, self.outputs, node.id)
+            args = resolve_args(args, self.outputs, node.id)
         except Exception as exc:  # a ref path missing from the actual output
             self._fail(node.id, exc, 0)
             return None
+        return args
 
     async def _approve(self, node: Node, policy: ToolPolicy, args: dict[str, Any]) -> bool:
         nid = node.id

@@ -176,6 +176,24 @@ async def test_a_call_over_its_timeout_fails_with_timeout_error_and_is_retried()
     assert [e.type for e in result.trace] == ["node.started", "node.retrying", "node.failed"]
 
 
+async def test_a_sync_tool_over_its_timeout_is_abandoned_rather_than_waited_for() -> None:
+    release = threading.Event()
+
+    @tool(timeout=0.05)
+    def blocking(x: int) -> int:
+        release.wait(10)
+        return x
+
+    engine = Engine(tools=[blocking])
+    start = time.perf_counter()
+    try:
+        result = await engine.execute(plan(("blocking", {"x": 1})))
+        assert time.perf_counter() - start < 1.0
+    finally:
+        release.set()
+    assert "timed out after 0.05 s" in result.errors[1]
+
+
 async def test_engine_default_timeout_applies_to_tools_without_one() -> None:
     @tool
     async def hang(x: int) -> int:
