@@ -151,7 +151,10 @@ def _check_args(node: Node, spec: ToolSpec) -> None:
         return
     loc = format_location(tuple(error.absolute_path))
     at = f"argument {loc}" if loc else "arguments"
-    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    message, shown = error.message, repr(error.instance)
+    if len(shown) > 60:
+        message = message.replace(shown, shown[:45] + "..." + shown[-10:])
+    message = message if len(message) <= 300 else message[:297] + "..."
     raise PlanError(f"wrong arguments for tool {node.tool!r}: {at}: {message}", node_id=node.id)
 
 
