@@ -1,0 +1,55 @@
+"""The model catalog: names that resolve to models (a small registry for now)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from reasoner.errors import ConfigError
+from reasoner.models._protocol import Model
+
+__all__ = ["catalog_names", "load_model"]
+
+
+def _smollm2(home: str | Path | None, device: str | torch.device) -> Model:
+    from reasoner.models._embedded import load_smollm2
+
+    model: Model = load_smollm2(home, device=device)
+    return model
+
+
+# name -> loader(home, device). A later catalog adds TOML entries and remote models here.
+_REGISTRY: dict[str, Callable[[str | Path | None, str | torch.device], Model]] = {
+    "smollm2-135m": _smollm2,
+}
+
+
+def catalog_names() -> list[str]:
+    """The names :func:`load_model` knows, sorted."""
+    return sorted(_REGISTRY)
+
+
+def load_model(name_or_path: str | Path, *, home: str | Path | None = None, device: str | torch.device = "cpu") -> Model:
+    """Resolve a catalog name (``"smollm2-135m"``) or a local model folder to a loaded model.
+
+    Blocking (about a second for the embedded model once its cache exists); from async
+    code call it through ``anyio.to_thread.run_sync``. ``home`` is the reasoner home folder
+    for the embedded model's cache (default: ``$REASONER_HOME`` or ``~/.cache/reasoner``).
+
+    Raises:
+        ConfigError: neither a known name nor an existing folder; the message lists the names.
+        ModelUnavailable: the model exists but cannot be loaded; the message gives the fix.
+    """
+    key = str(name_or_path)
+    loader = _REGISTRY.get(key)
+    if loader is not None:
+        return loader(home, device)
+    path = Path(key).expanduser()
+    if path.is_dir():
+        from reasoner.models._local import TransformersModel
+
+        return TransformersModel.from_folder(path, device=device)
+    known = ", ".join(repr(n) for n in catalog_names())
+    raise ConfigError(f"unknown model {key!r}: use one of {known}, or the path of a local folder holding a transformers model")

@@ -1,0 +1,242 @@
+"""Our decode loop, as small synchronous pieces that the async model drives step by step.
+
+One generation is: prefill the prompt (plus any tokens the grammar forces before the
+first sample) into a KV cache, then repeat :meth:`Generation.step`:
+
+    forward(pending)        -> logits [1, V]      (launched first: on a GPU it runs ...)
+    grammar fills bitmask   -> int32 [W] on CPU   (... while the CPU computes the mask)
+    apply mask, sample      -> token id
+    matcher advances; tokens it forces are appended without sampling and fed to the
+    next forward together with the sampled one (one multi-token step into the cache)
+
+until EOS, a terminated grammar, or ``max_tokens``. Stop strings and detokenization
+work on text, on the async side (:class:`StopMatcher`, :class:`IncrementalDetokenizer`).
+
+The forward pass is behind :class:`Runner` so a static-cache, CUDA-graph runner can
+replace :class:`DynamicCacheRunner` without touching the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from reasoner.errors import ModelError
+from reasoner.kernels import allocate_token_bitmask, apply_token_bitmask, sample
+from reasoner.models._protocol import FinishReason, GenerateOptions
+
+__all__ = [
+    "DynamicCacheRunner",
+    "Generation",
+    "IncrementalDetokenizer",
+    "Matcher",
+    "Runner",
+    "StepResult",
+    "StopMatcher",
+]
+
+
+class Matcher(Protocol):
+    """The per-generation grammar state (``reasoner.grammars`` matcher contract)."""
+
+    def fill_bitmask(self, bitmask: torch.Tensor) -> None: ...
+    def advance(self, token_id: int) -> Any: ...
+    def forced_tokens(self) -> list[int]: ...
+    def is_accepting(self) -> bool: ...
+    def is_terminated(self) -> bool: ...
+
+
+class Runner(Protocol):
+    """Runs the model forward over new tokens, appending them to a KV cache."""
+
+    def new_cache(self) -> Any: ...
+    def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor: ...
+
+
+class DynamicCacheRunner:
+    """Eager forward with transformers' growing ``DynamicCache`` (the CPU path).
+
+    A GPU runner keeps this interface: a preallocated ``StaticCache``, the one-token step
+    compiled and captured in a CUDA graph, multi-token steps (prefill, forced tokens) eager.
+    """
+
+    def __init__(self, model: Any, device: torch.device) -> None:
+        self.model = model
+        self.device = device
+
+    def new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.model.config)
+
+    def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
+        # input_ids: [1, K] -> logits [1, V] at the last position; K tokens appended to the cache
+        input_ids = torch.tensor([list(token_ids)], dtype=torch.long, device=self.device)
+        out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        logits: torch.Tensor = out.logits[:, -1, :]
+        return logits
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """Tokens a step appended to the completion (sampled first, then forced) and, when the
+    generation is over, why."""
+
+    tokens: tuple[int, ...]
+    forced: int
+    finish_reason: FinishReason | None
+
+
+@dataclass(slots=True)
+class Generation:
+    """The state of one generation. Not thread-safe: one step at a time (the async side
+    runs each step in a worker thread under the device's limiter).
+
+    ``start()`` returns the tokens the grammar forces before anything is sampled; the
+    first ``step()`` prefills ``prompt + those`` and samples. Tokens at or past
+    ``vocab_limit`` (embedding padding rows) are never sampled.
+    """
+
+    runner: Runner
+    prompt_ids: Sequence[int]
+    options: GenerateOptions
+    eos_ids: frozenset[int]
+    matcher: Matcher | None = None
+    grammar_vocab_size: int = 0
+    vocab_limit: int | None = None
+    generator: torch.Generator | None = None
+    completion_ids: list[int] = field(default_factory=list)
+    forced_count: int = 0
+    _cache: Any = None
+    _pending: list[int] = field(default_factory=list)
+    _bitmask: torch.Tensor | None = None
+    _done: bool = False
+
+    def start(self) -> StepResult:
+        self._cache = self.runner.new_cache()
+        forced = self._take_forced(budget=self.options.max_tokens)
+        self._pending = [*self.prompt_ids, *forced]
+        self.completion_ids.extend(forced)
+        self.forced_count += len(forced)
+        return StepResult(tuple(forced), len(forced), self._finish_after_tokens())
+
+    def step(self) -> StepResult:
+        if self._done:
+            raise ModelError("Generation.step() called after the generation finished")
+        logits = self.runner.forward(self._pending, self._cache)  # [1, V]
+        if self.vocab_limit is not None and logits.shape[-1] > self.vocab_limit:
+            logits[:, self.vocab_limit :] = float("-inf")  # embedding rows past the tokenizer are padding
+        if self.matcher is not None:
+            if self._bitmask is None:
+                self._bitmask = allocate_token_bitmask(self.grammar_vocab_size)
+            self.matcher.fill_bitmask(self._bitmask)  # CPU work; overlaps the forward on a GPU
+            if not bool(self._bitmask.any()):
+                raise ModelError("the grammar allows no token here; the schema cannot be completed")
+            apply_token_bitmask(logits, self._bitmask)
+        token = int(sample(logits, self.options.temperature, self.options.top_p, self.generator)[0])
+        if token in self.eos_ids:
+            self._done = True
+            return StepResult((), 0, "grammar" if self.matcher is not None else "stop")
+        if self.matcher is not None:
+            self.matcher.advance(token)
+        self.completion_ids.append(token)
+        forced = self._take_forced(budget=self.options.max_tokens - len(self.completion_ids))
+        self.completion_ids.extend(forced)
+        self.forced_count += len(forced)
+        self._pending = [token, *forced]
+        return StepResult((token, *forced), len(forced), self._finish_after_tokens())
+
+    def _take_forced(self, budget: int) -> list[int]:
+        if self.matcher is None or budget <= 0 or self.matcher.is_terminated():
+            return []
+        forced: list[int] = []
+        for token in self.matcher.forced_tokens()[:budget]:
+            if token in self.eos_ids:
+                break
+            self.matcher.advance(token)
+            forced.append(token)
+        return forced
+
+    def _finish_after_tokens(self) -> FinishReason | None:
+        reason: FinishReason | None = None
+        if self.matcher is not None and self.matcher.is_terminated():
+            reason = "grammar"
+        elif len(self.completion_ids) >= self.options.max_tokens:
+            reason = "length"
+        self._done = reason is not None
+        return reason
+
+
+class IncrementalDetokenizer:
+    """Turns a growing list of token ids into text deltas.
+
+    Decodes a short window of recent ids (TGI's prefix/read offsets) rather than the whole
+    completion each time, and holds text back while it ends in a partial UTF-8 sequence
+    (the decoder's U+FFFD), so no delta ever contains a replacement character that a later
+    token would have completed.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._ids: list[int] = []
+        self._prefix = 0
+        self._read = 0
+
+    def _decode(self, ids: list[int]) -> str:
+        text: str = self._tokenizer.decode(ids, skip_special_tokens=True)
+        return text
+
+    def push(self, ids: Sequence[int]) -> str:
+        """Add tokens; return the text they complete (possibly empty)."""
+        self._ids.extend(ids)
+        prefix_text = self._decode(self._ids[self._prefix : self._read])
+        text = self._decode(self._ids[self._prefix :])
+        if len(text) > len(prefix_text) and not text.endswith("\ufffd"):
+            self._prefix, self._read = self._read, len(self._ids)
+            return text[len(prefix_text) :]
+        return ""
+
+    def flush(self) -> str:
+        """The text still held back (a trailing partial character decodes as U+FFFD)."""
+        prefix_text = self._decode(self._ids[self._prefix : self._read])
+        text = self._decode(self._ids[self._prefix :])
+        self._prefix = self._read = len(self._ids)
+        return text[len(prefix_text) :]
+
+
+class StopMatcher:
+    """Finds stop strings in streamed text.
+
+    Text that could be the start of a stop string is held back until the next piece shows
+    whether it is; the stop string and everything after it are never emitted.
+    """
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self._stops = tuple(stops)
+        self._held = ""
+
+    def push(self, text: str) -> tuple[str, bool]:
+        """Return ``(text safe to emit, whether a stop string was hit)``."""
+        if not self._stops:
+            return text, False
+        buf = self._held + text
+        hits = [i for i in (buf.find(s) for s in self._stops) if i >= 0]
+        if hits:
+            self._held = ""
+            return buf[: min(hits)], True
+        keep = 0
+        for s in self._stops:
+            for n in range(min(len(s) - 1, len(buf)), 0, -1):
+                if buf.endswith(s[:n]):
+                    keep = max(keep, n)
+                    break
+        self._held = buf[len(buf) - keep :] if keep else ""
+        return buf[: len(buf) - keep], False
+
+    def flush(self) -> str:
+        """The held-back text, at the end of the stream (it turned out not to be a stop)."""
+        held, self._held = self._held, ""
+        return held

@@ -1,0 +1,284 @@
+"""The local transformers backend: a model and tokenizer driven by our own decode loop."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+import torch
+
+from reasoner.errors import ModelUnavailable, UsageError
+from reasoner.kernels import select_attention
+from reasoner.models._decode import DynamicCacheRunner, Generation, IncrementalDetokenizer, Runner, StopMatcher
+from reasoner.models._protocol import Delta, FinishReason, GenerateOptions, Message, Usage, as_messages
+
+__all__ = ["TransformersModel", "device_limiter", "quiet_progress", "random_llama"]
+
+T = TypeVar("T")
+
+_LIMITERS: anyio.lowlevel.RunVar[dict[str, anyio.CapacityLimiter]] = anyio.lowlevel.RunVar("reasoner_device_limiters")
+
+
+@contextlib.contextmanager
+def quiet_progress() -> Iterator[None]:
+    """Silence transformers' progress bars (loading, saving) for the duration; a library
+    does not draw on the user's terminal."""
+    from transformers.utils import logging
+
+    hf_logging: Any = logging  # untyped module
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+def device_limiter(device: torch.device | str) -> anyio.CapacityLimiter:
+    """The one ``CapacityLimiter(1)`` of ``device`` in the current event loop: every forward
+    pass on a device goes through it, so generations interleave step by step."""
+    try:
+        limiters = _LIMITERS.get()
+    except LookupError:
+        limiters = {}
+        _LIMITERS.set(limiters)
+    key = str(torch.device(device))
+    if key not in limiters:
+        limiters[key] = anyio.CapacityLimiter(1)
+    return limiters[key]
+
+
+def _default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+def _runner_for(model: Any, device: torch.device) -> Runner:
+    # The seam for the GPU path: a static-cache, CUDA-graph runner is chosen here for cuda.
+    return DynamicCacheRunner(model, device)
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return frozenset(ids)
+
+
+class TransformersModel:
+    """A local causal LM (transformers model + tokenizer) behind the :class:`Model` protocol.
+
+    Prompts are built with the tokenizer's chat template (a plain ``role: content``
+    transcript when it has none). Each blocking step (prompt tokenization, prefill, every
+    forward) runs in a worker thread under the device's limiter; between steps the
+    generation checks for cancellation, so cancelling the consumer stops it within one
+    forward pass. With a schema, tokens are masked by a ``reasoner.grammars`` grammar before
+    sampling, tokens the grammar forces are appended without sampling, and generation ends
+    when the grammar is complete (``finish_reason="grammar"``).
+
+    Args:
+        model: a transformers causal LM (``LlamaForCausalLM``, ...).
+        tokenizer: its transformers (fast) tokenizer.
+        name: the name reported in usage and errors.
+        device: where to run; the model is moved there.
+        dtype: weights dtype; default float32 on CPU, bfloat16 on CUDA.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        self.name = name
+        self.device = torch.device(device)
+        self.dtype = dtype or _default_dtype(self.device)
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.tokenizer = tokenizer
+        self.eos_ids = _eos_ids(model, tokenizer)
+        if not self.eos_ids:
+            raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
+        self._runner = _runner_for(self.model, self.device)
+
+    def __repr__(self) -> str:
+        return f"TransformersModel(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype})"
+
+    @classmethod
+    def from_folder(
+        cls,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> TransformersModel:
+        """Load a model and tokenizer saved with ``save_pretrained`` in a local folder (blocking;
+        never downloads).
+
+        Raises:
+            ModelUnavailable: the folder is missing or does not hold a loadable model.
+        """
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = Path(path).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelUnavailable(f"no model at {folder}: expected a folder with config.json, weights and tokenizer files")
+        dev = torch.device(device)
+        dtype = dtype or _default_dtype(dev)
+        try:
+            with quiet_progress():
+                tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                model = AutoModelForCausalLM.from_pretrained(
+                    folder,
+                    dtype=dtype,
+                    local_files_only=True,
+                    attn_implementation=select_attention(dev, dtype).implementation,
+                )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelUnavailable(f"cannot load the model in {folder}: {exc}") from exc
+        return cls(model, tokenizer, name=name or folder.name, device=dev, dtype=dtype)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Any,
+        tokenizer: Any,
+        *,
+        seed: int = 0,
+        name: str = "random",
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+    ) -> TransformersModel:
+        """A model with random weights (seeded, without touching the global RNG) built from a
+        transformers config; speed and grammar tests do not depend on weight values."""
+        from transformers import AutoModelForCausalLM
+
+        auto: Any = AutoModelForCausalLM  # untyped
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = auto.from_config(config, attn_implementation="sdpa")
+        return cls(model, tokenizer, name=name, device=device, dtype=dtype)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        options: GenerateOptions | None = None,
+    ) -> AsyncIterator[Delta]:
+        """Stream the reply (see :class:`reasoner.models.Model`)."""
+        opts = options or GenerateOptions()
+        msgs = as_messages(messages)
+        started = time.perf_counter()
+        limiter = device_limiter(self.device)
+        grammar = None if schema is None else await self._grammar(schema, opts.grammar_backend)
+        prompt_ids = await anyio.to_thread.run_sync(self._prompt_ids, msgs)
+        generator = None
+        if opts.seed is not None and opts.temperature > 0:
+            generator = torch.Generator(device=self.device).manual_seed(opts.seed)
+        gen = Generation(
+            runner=self._runner,
+            prompt_ids=prompt_ids,
+            options=opts,
+            eos_ids=self.eos_ids,
+            matcher=None if grammar is None else grammar.matcher(),
+            grammar_vocab_size=0 if grammar is None else grammar.vocab_size,
+            vocab_limit=len(self.tokenizer),
+            generator=generator,
+        )
+        detok = IncrementalDetokenizer(self.tokenizer)
+        stops = StopMatcher(opts.stop)
+        step = gen.start()
+        while True:
+            text, hit_stop = stops.push(detok.push(step.tokens))
+            finish: FinishReason | None = "stop" if hit_stop else step.finish_reason
+            if finish is not None:
+                if not hit_stop:
+                    rest, hit_stop = stops.push(detok.flush())
+                    text += rest if hit_stop else rest + stops.flush()
+                    finish = "stop" if hit_stop else finish
+                usage = Usage(
+                    self.name, len(prompt_ids), len(gen.completion_ids), gen.forced_count, time.perf_counter() - started
+                )
+                yield Delta(text, step.tokens, finish, usage)
+                return
+            if text or step.tokens:
+                yield Delta(text, step.tokens)
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            step = await anyio.to_thread.run_sync(self._step, gen, limiter=limiter)
+
+    def _step(self, gen: Generation) -> Any:
+        with torch.inference_mode():
+            return gen.step()
+
+    def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
+        dicts = [{"role": m.role, "content": m.content} for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            text = self.tokenizer.apply_chat_template(dicts, tokenize=False, add_generation_prompt=True)
+        else:
+            text = "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
+
+    async def _grammar(self, schema: dict[str, Any], backend: str) -> Any:
+        # reasoner.grammars caches compiled grammars per (tokenizer, backend, schema)
+        from reasoner.grammars import compile_json_schema
+
+        compile_: Callable[[], Any] = functools.partial(compile_json_schema, schema, self.tokenizer, backend=backend)
+        return await anyio.to_thread.run_sync(compile_)
+
+
+def random_llama(
+    tokenizer: Any,
+    *,
+    hidden_size: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    vocab_size: int | None = None,
+    seed: int = 0,
+    name: str = "random-llama",
+    device: str | torch.device = "cpu",
+) -> TransformersModel:
+    """A tiny random-weight Llama around a real tokenizer, for tests and benchmarks.
+
+    ``vocab_size`` defaults to ``len(tokenizer)`` rounded up to a multiple of 64, so the
+    embedding has padding rows past the tokenizer's vocabulary, as real checkpoints do.
+    """
+    from transformers import LlamaConfig
+
+    if vocab_size is None:
+        vocab_size = -(-len(tokenizer) // 64) * 64
+    if vocab_size < len(tokenizer):
+        raise UsageError(f"random_llama: vocab_size {vocab_size} is smaller than the tokenizer's {len(tokenizer)} tokens")
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise UsageError("random_llama: the tokenizer has no eos_token_id; give it an eos_token")
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=eos,
+        pad_token_id=eos,
+        tie_word_embeddings=True,
+    )
+    return TransformersModel.from_config(config, tokenizer, seed=seed, name=name, device=device)

@@ -1,0 +1,47 @@
+"""Fixtures for reasoner.models tests.
+
+The real SmolLM2 cache: the user's own (built by the set-up script under
+``$REASONER_HOME`` or ``~/.cache/reasoner``) is used read-only when it verifies against its
+manifest; otherwise it is built once per session in a temporary home. Tests that modify a
+cache work on a copy.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download, ever
+
+from reasoner.models import SMOLLM2_NAME, TransformersModel, ensure_smollm2, load_smollm2, random_llama, reasoner_home
+from reasoner.models._embedded import verify_cache
+
+
+@pytest.fixture(scope="session")
+def smollm2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    default = reasoner_home() / "models" / SMOLLM2_NAME
+    if verify_cache(default) is None:
+        return default
+    return ensure_smollm2(tmp_path_factory.mktemp("reasoner-home"))
+
+
+@pytest.fixture(scope="session")
+def smol_tokenizer(smollm2_folder: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2_folder, local_files_only=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(smol_tokenizer: Any) -> TransformersModel:
+    """A 2-layer random Llama with the SmolLM2 tokenizer and 64 padding rows in its embedding."""
+    return random_llama(smol_tokenizer, vocab_size=len(smol_tokenizer) + 64, seed=0)
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_folder: Path) -> TransformersModel:
+    model: TransformersModel = load_smollm2(smollm2_folder.parent.parent)
+    return model

@@ -1,0 +1,188 @@
+"""The decode loop, driven through TransformersModel with a tiny random Llama and the real
+SmolLM2 tokenizer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import jsonschema
+import pytest
+import torch
+
+from reasoner.errors import ModelError
+from reasoner.models import Delta, GenerateOptions, Message, TransformersModel, complete
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 8},
+        "age": {"type": "integer", "minimum": 0, "maximum": 120},
+        "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
+    },
+    "required": ["name", "age", "tags"],
+    "additionalProperties": False,
+}
+LONG_KEY = "the_quick_brown_fox_jumps_over_the_lazy_dog_and_keeps_running"
+CONST_KEY = {
+    "type": "object",
+    "properties": {LONG_KEY: {"type": "boolean"}},
+    "required": [LONG_KEY],
+    "additionalProperties": False,
+}
+HELLO = [Message("user", "Say hello.")]
+
+
+async def _collect(model: TransformersModel, messages: Sequence[Message] = HELLO, **kw: Any) -> list[Delta]:
+    schema = kw.pop("schema", None)
+    return [d async for d in model.stream(messages, schema=schema, options=GenerateOptions(**kw))]
+
+
+class CountingForward:
+    """Counts forward passes (one per sampled token, plus none for forced tokens)."""
+
+    def __init__(self, model: TransformersModel, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[int] = []  # tokens fed per call
+        inner = model._runner.forward
+
+        def forward(token_ids: Sequence[int], cache: Any) -> torch.Tensor:
+            self.calls.append(len(token_ids))
+            return inner(token_ids, cache)
+
+        monkeypatch.setattr(model._runner, "forward", forward)
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+async def test_schema_constrained_output_parses_and_validates(tiny_model: TransformersModel, seed: int | None) -> None:
+    temperature = 0.0 if seed is None else 1.0
+    result = await complete(tiny_model, HELLO, schema=PERSON, temperature=temperature, seed=seed, max_tokens=200)
+    value = json.loads(result.text)
+    jsonschema.validate(value, PERSON)
+    assert result.finish_reason == "grammar"
+    assert result.usage.completion_tokens > result.usage.forced_tokens > 0
+
+
+async def test_forced_tokens_are_appended_without_sampling(
+    tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = CountingForward(tiny_model, monkeypatch)
+    deltas = await _collect(tiny_model, schema=CONST_KEY, max_tokens=100)
+    text = "".join(d.text for d in deltas)
+    assert json.loads(text) in ({LONG_KEY: True}, {LONG_KEY: False})
+    usage = deltas[-1].usage
+    assert usage is not None and deltas[-1].finish_reason == "grammar"
+    # the key is forced: it streams before the first forward pass, and most tokens are forced
+    assert deltas[0].text.startswith('{"' + LONG_KEY[:20])
+    assert usage.forced_tokens >= 0.7 * usage.completion_tokens
+    sampled = usage.completion_tokens - usage.forced_tokens
+    assert len(counter.calls) == sampled  # one forward per sampled token, none per forced one
+    # the prompt and the forced prefix go through the cache in one prefill
+    assert counter.calls[0] == usage.prompt_tokens + len(deltas[0].token_ids)
+
+
+async def test_greedy_is_deterministic(tiny_model: TransformersModel) -> None:
+    first = await complete(tiny_model, HELLO, max_tokens=24)
+    second = await complete(tiny_model, HELLO, max_tokens=24)
+    assert first.text == second.text and first.usage.completion_tokens == 24
+    a = await complete(tiny_model, HELLO, schema=PERSON, max_tokens=200)
+    b = await complete(tiny_model, HELLO, schema=PERSON, max_tokens=200)
+    assert a.text == b.text
+
+
+async def test_seeded_sampling_is_reproducible_and_seeds_differ(tiny_model: TransformersModel) -> None:
+    runs = [await complete(tiny_model, HELLO, temperature=1.0, seed=s, max_tokens=16) for s in (7, 7, 8, 9)]
+    assert runs[0].text == runs[1].text
+    assert len({r.text for r in runs}) == 3
+
+
+async def test_padding_rows_are_never_sampled(tiny_model: TransformersModel) -> None:
+    vocab = len(tiny_model.tokenizer)
+    assert tiny_model.model.config.vocab_size > vocab
+    deltas = await _collect(tiny_model, temperature=5.0, seed=0, max_tokens=64)
+    assert all(t < vocab for d in deltas for t in d.token_ids)
+
+
+async def test_max_tokens_is_respected(tiny_model: TransformersModel) -> None:
+    deltas = await _collect(tiny_model, max_tokens=7)
+    assert deltas[-1].finish_reason == "length"
+    assert deltas[-1].usage is not None and deltas[-1].usage.completion_tokens == 7
+    assert sum(len(d.token_ids) for d in deltas) == 7
+    # under a schema the forced tokens count too; a truncated object fails validation
+    cut = await _collect(tiny_model, schema=CONST_KEY, max_tokens=5)
+    assert cut[-1].finish_reason == "length" and sum(len(d.token_ids) for d in cut) == 5
+    with pytest.raises(ModelError, match="not JSON"):
+        await complete(tiny_model, HELLO, schema=CONST_KEY, max_tokens=5)
+
+
+async def test_stop_strings_end_generation_before_the_stop(tiny_model: TransformersModel) -> None:
+    full = await complete(tiny_model, HELLO, temperature=1.0, seed=3, max_tokens=40)
+    stop = full.text[12:16]
+    expected = full.text[: full.text.index(stop)]
+    deltas = await _collect(tiny_model, temperature=1.0, seed=3, max_tokens=40, stop=(stop, "\x00never"))
+    assert "".join(d.text for d in deltas) == expected
+    assert deltas[-1].finish_reason == "stop"
+
+
+async def test_deltas_concatenate_to_the_decoded_completion(tiny_model: TransformersModel) -> None:
+    deltas = await _collect(tiny_model, temperature=2.0, seed=11, max_tokens=48)
+    ids = [t for d in deltas for t in d.token_ids]
+    assert "".join(d.text for d in deltas) == tiny_model.tokenizer.decode(ids, skip_special_tokens=True)
+    prompt = tiny_model.tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say hello."}], add_generation_prompt=True, tokenize=False
+    )
+    assert deltas[-1].usage is not None
+    assert deltas[-1].usage.prompt_tokens == len(tiny_model.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert deltas[-1].usage.completion_tokens == len(ids) == 48
+
+
+async def test_cancelling_the_consumer_stops_generation_promptly(
+    tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = CountingForward(tiny_model, monkeypatch)
+    received = 0
+    with anyio.move_on_after(30) as outer:
+        async with anyio.create_task_group() as tg:
+
+            async def consume() -> None:
+                nonlocal received
+                async for _ in tiny_model.stream(HELLO, options=GenerateOptions(max_tokens=100_000)):
+                    received += 1
+                    if received == 5:
+                        tg.cancel_scope.cancel()
+
+            tg.start_soon(consume)
+    assert not outer.cancelled_caught
+    steps_at_cancel = len(counter.calls)
+    await anyio.sleep(0.2)
+    assert len(counter.calls) == steps_at_cancel <= 6
+    # the device is free again: a new generation runs to completion
+    assert (await complete(tiny_model, HELLO, max_tokens=3)).usage.completion_tokens == 3
+
+
+async def test_breaking_out_of_the_stream_stops_generation(
+    tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counter = CountingForward(tiny_model, monkeypatch)
+    stream = tiny_model.stream(HELLO, options=GenerateOptions(max_tokens=100_000))
+    async for _ in stream:
+        if len(counter.calls) == 3:
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    await anyio.sleep(0.1)
+    assert len(counter.calls) == 3
+
+
+async def test_concurrent_generations_interleave_correctly(tiny_model: TransformersModel) -> None:
+    prompts = [[Message("user", f"Count to {n}.")] for n in range(4)]
+    sequential = [(await complete(tiny_model, p, max_tokens=12)).text for p in prompts]
+    concurrent: list[str] = [""] * 4
+
+    async def run(i: int) -> None:
+        concurrent[i] = (await complete(tiny_model, prompts[i], max_tokens=12)).text
+
+    async with anyio.create_task_group() as tg:
+        for i in range(4):
+            tg.start_soon(run, i)
+    assert concurrent == sequential
