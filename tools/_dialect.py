@@ -116,10 +116,13 @@ def _convert(tool: str, schema: Any, path: str) -> Any:
         if key in out:
             if not isinstance(out[key], Mapping):
                 raise _fail(tool, path, f"has {key} that is not an object")
-            prefix = f"{path}." if path and key in ("properties", "patternProperties") else ""
-            subpath = (lambda k: f"{prefix}{k}") if key in ("properties", "patternProperties") else (lambda k: path)
-            out[key] = {k: _convert(tool, s, subpath(k)) for k, s in out[key].items()}
+            named = key in ("properties", "patternProperties")  # keys are parameter names, not definitions
+            out[key] = {k: _convert(tool, s, _join(path, k) if named else path) for k, s in out[key].items()}
     return out
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
 
 
 def _convert_type(tool: str, schema: dict[str, Any], path: str) -> dict[str, Any]:
@@ -159,11 +162,14 @@ def _finish(tool: str, schema: Any, parameter: str) -> dict[str, Any]:
 def _top_level(tool: str, schema: Any) -> dict[str, Any]:
     if not isinstance(schema, dict) or schema.get("type", "object") != "object":
         raise _fail(tool, "", "must be an object schema with properties (type: object)")
-    defs = {"$defs": schema.get("$defs", {}), "definitions": schema.get("definitions", {})}
-    for name, prop in schema.get("properties", {}).items():
-        if isinstance(prop, dict):  # check each property alone first, so an error names it
-            _finish(tool, {**defs, **prop}, name)
-    schema = _finish(tool, schema, "")
+    try:
+        schema = _finish(tool, schema, "")
+    except ToolDefinitionError:
+        defs = {"$defs": schema.get("$defs", {}), "definitions": schema.get("definitions", {})}
+        for name, prop in schema.get("properties", {}).items():
+            if isinstance(prop, dict):  # check each property alone, so the error names it
+                _finish(tool, {**defs, **prop}, name)
+        raise
     properties = schema.get("properties", {})
     required = schema.get("required", [])
     if not isinstance(required, list):
@@ -172,7 +178,8 @@ def _top_level(tool: str, schema: Any) -> dict[str, Any]:
         if name not in properties:
             raise _fail(tool, str(name), "is listed in `required` but has no entry in `properties`; add it or drop it")
     extra = {k: v for k, v in schema.items() if k not in ("type", "properties", "required", "additionalProperties")}
-    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False, **extra}
+    closed = {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+    return {**closed, **extra}
 
 
 def schema_validator(tool: str, schema: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -203,7 +210,7 @@ def _problem(error: ValidationError, args: dict[str, Any], properties: Mapping[s
         listed = ", ".join(properties) or "none"
         return "; ".join(f"argument {name!r}: unexpected argument (accepted: {listed})" for name in extra)
     if not path:
-        return error.message
+        return str(error.message)
     rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[1:])
     message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
     return f"argument {str(path[0]) + rest!r}: {message}"

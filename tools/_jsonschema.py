@@ -63,7 +63,8 @@ def close_objects(schema: Schema) -> Schema:
 def inline_refs(schema: Schema, defs: Mapping[str, Schema]) -> Schema:
     """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
 
-    Keywords beside a ``$ref`` (``description``, ``default``) override the definition's.
+    Keywords beside a ``$ref`` (``description``, ``default``) override the definition's;
+    a ``discriminator`` with a ``mapping`` (OpenAPI, pointing at definitions) is dropped.
     Raises :class:`RecursiveSchema` for a cycle and ``KeyError`` for a ref to a missing or
     non-local definition.
     """
@@ -78,6 +79,10 @@ def inline_refs(schema: Schema, defs: Mapping[str, Schema]) -> Schema:
             siblings = map_subschemas({k: v for k, v in node.items() if k != "$ref"}, lambda c: visit(c, stack))
             return {**target, **siblings}
         out = map_subschemas(node, lambda child: visit(child, stack))
+        if isinstance(out.get("discriminator"), dict) and "mapping" in out["discriminator"]:
+            # OpenAPI's discriminator maps to #/$defs/... names that no longer exist; the
+            # oneOf members' `const` tags constrain the value on their own
+            del out["discriminator"]
         members = out.get("allOf")
         if isinstance(members, list) and len(members) == 1 and not set(members[0]) & (set(out) - {"allOf"}):
             # pydantic's older `allOf: [{$ref}]` wrapper around a described field: flatten it

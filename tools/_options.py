@@ -38,9 +38,8 @@ def check_options(
     def fail(option: str, value: object, want: str) -> ToolDefinitionError:
         return ToolDefinitionError(f"tool {tool!r}: option {option}={value!r} is invalid; {want}", tool=tool)
 
-    if timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0:
-            raise fail("timeout", timeout, "use a number of seconds greater than 0, or None for the engine default")
+    if timeout is not None and not _positive_number(timeout):
+        raise fail("timeout", timeout, "use a number of seconds greater than 0, or None for the engine default")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise fail("retries", retries, "use an integer >= 0 (0 means a single attempt)")
     if max_concurrency is not None:
@@ -50,3 +49,7 @@ def check_options(
         raise fail("cache", cache, "use True or False")
     if not isinstance(requires_approval, bool):
         raise fail("requires_approval", requires_approval, "use True or False")
+
+
+def _positive_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0

@@ -68,7 +68,9 @@ class _SchemaGenerator(GenerateJsonSchema):
             raise _Unrepresentable(detail)
 
 
-def function_schema(fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> FunctionSchema:
+def function_schema(
+    fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+) -> FunctionSchema:
     """Build the schemas, argument validator and output serializer of ``fn``.
 
     Raises :class:`ToolDefinitionError` (with ``tool`` and ``parameter`` set) for anything
@@ -91,15 +93,20 @@ def function_schema(fn: Callable[..., Any], *, name: str | None = None, descript
     globalns: dict[str, Any] = getattr(target, "__globals__", {})
 
     fields: dict[str, Any] = {}
-    aliases: list[str] = []
+    hints: dict[str, Any] = {}
     for index, param in enumerate(signature.parameters.values()):
-        hint = _parameter_hint(tool, param, globalns)
-        field_name = f"p{index}"  # internal; the real name is the alias (avoids clashes with BaseModel attributes)
-        fields[field_name] = _field(hint, param, doc.params.get(param.name))
-        aliases.append(param.name)
-
-    args_model = create_model(f"{tool.replace('.', '_')}_args", __config__=ConfigDict(extra="forbid"), **fields)
-    input_schema = _input_schema(tool, args_model, aliases)
+        hints[param.name] = _parameter_hint(tool, param, globalns)
+        # the field's own name is internal; the parameter name is its alias (so no clash with BaseModel attributes)
+        fields[f"p{index}"] = _field(hints[param.name], param, doc.params.get(param.name))
+    aliases = list(hints)
+    try:
+        args_model = create_model(f"{tool.replace('.', '_')}_args", __config__=ConfigDict(extra="forbid"), **fields)
+        raw_schema = args_model.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+    except (PydanticUserError, _Unrepresentable) as exc:
+        for parameter, hint in hints.items():  # find the culprit, so the error can name it
+            _check_type(tool, parameter, hint)
+        raise ToolDefinitionError(f"tool {tool!r}: cannot build the argument schema ({exc})", tool=tool) from exc
+    input_schema = _input_schema(tool, raw_schema, aliases)
     output_schema, dump_output = _output(tool, signature, globalns, doc.returns)
     return FunctionSchema(
         name=tool,
@@ -172,8 +179,13 @@ def _parameter_hint(tool: str, param: inspect.Parameter, globalns: dict[str, Any
     if param.annotation is _EMPTY:
         raise refuse(f"has no type annotation; annotate it (e.g. `{param.name}: str`) so its schema can be built")
     hint = _resolve(tool, param.name, param.annotation, globalns)
-    _check_type(tool, param.name, hint)
+    if _is_bare_object(hint):
+        raise refuse("is typed `object`, which says nothing about its JSON shape; use a concrete type, or Any")
     return hint
+
+
+def _is_bare_object(hint: Any) -> bool:
+    return (typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint) is object
 
 
 def _check_type(tool: str, parameter: str, hint: Any) -> None:
@@ -182,13 +194,12 @@ def _check_type(tool: str, parameter: str, hint: Any) -> None:
     def refuse(why: str) -> ToolDefinitionError:
         return ToolDefinitionError(f"tool {tool!r}: {where} {why}", tool=tool, parameter=parameter)
 
-    base = typing.get_args(hint)[0] if typing.get_origin(hint) is Annotated else hint
-    if base is object:
+    if _is_bare_object(hint):
         raise refuse("is typed `object`, which says nothing about its JSON shape; use a concrete type, or Any")
     try:
         TypeAdapter(hint).json_schema(schema_generator=_SchemaGenerator)
     except _Unrepresentable as exc:
-        raise refuse(f"of type {_type_name(hint)} would get an incomplete JSON Schema ({exc}); use a simpler type") from exc
+        raise refuse(f"of type {_type_name(hint)} would get an incomplete JSON Schema ({exc}); simplify it") from exc
     except PydanticUserError as exc:
         first = str(exc).splitlines()[0]
         raise refuse(
@@ -211,8 +222,7 @@ def _field(hint: Any, param: inspect.Parameter, doc: str | None) -> tuple[Any, A
     return Annotated[hint, extra], default
 
 
-def _input_schema(tool: str, model: type[BaseModel], aliases: list[str]) -> dict[str, Any]:
-    raw = model.model_json_schema(by_alias=True, schema_generator=_SchemaGenerator)
+def _input_schema(tool: str, raw: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
     defs = raw.get("$defs", {})
     properties: dict[str, Any] = {}
     for alias in aliases:
@@ -240,9 +250,14 @@ def _output(
     if signature.return_annotation is _EMPTY:
         return None, functools.partial(_dump_plain, tool)
     hint = _resolve(tool, "return", signature.return_annotation, globalns)
-    _check_type(tool, "return", hint)
-    adapter: TypeAdapter[Any] = TypeAdapter(hint)
-    schema = adapter.json_schema(mode="serialization", schema_generator=_SchemaGenerator)
+    try:
+        if _is_bare_object(hint):
+            raise _Unrepresentable("object")
+        adapter: TypeAdapter[Any] = TypeAdapter(hint)
+        schema = adapter.json_schema(mode="serialization", schema_generator=_SchemaGenerator)
+    except (PydanticUserError, _Unrepresentable) as exc:
+        _check_type(tool, "return", hint)  # raises with the reason
+        raise ToolDefinitionError(f"tool {tool!r}: cannot build the output schema ({exc})", tool=tool) from exc
     defs = schema.pop("$defs", {})
     try:
         schema = strip_titles(inline_refs(schema, defs))

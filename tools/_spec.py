@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import inspect
 from collections.abc import Callable, Mapping
@@ -13,7 +14,9 @@ import anyio
 from pydantic_core import to_jsonable_python
 
 from reasoner.errors import ToolDefinitionError, ToolError, UsageError
+from reasoner.tools._dialect import convert_function_spec, schema_validator
 from reasoner.tools._options import check_name, check_options
+from reasoner.tools._schema import function_schema, is_async_callable
 
 __all__ = ["ToolOptions", "ToolSpec"]
 
@@ -72,6 +75,8 @@ class ToolSpec:
 
     def __post_init__(self) -> None:
         check_name(self.name)
+        if not isinstance(self.description, str):
+            raise ToolDefinitionError(f"tool {self.name!r}: description must be a string", tool=self.name)
         check_options(
             self.name,
             timeout=self.timeout,
@@ -82,7 +87,7 @@ class ToolSpec:
         )
 
     @classmethod
-    def from_function(cls, fn: Callable[..., Any], **options: Unpack[ToolOptions]) -> ToolSpec:
+    def from_function(cls, fn: Callable[..., Any] | ToolSpec, **options: Unpack[ToolOptions]) -> ToolSpec:
         """The tool for a Python function (sync or async).
 
         A function decorated with ``@tool`` returns its attached spec when no options are
@@ -101,14 +106,12 @@ class ToolSpec:
             raise UsageError(f"a tool must be a function or a ToolSpec, got {type(fn).__name__} {fn!r}")
         attached = getattr(fn, "__reasoner_tool__", None)
         # functools.wraps copies __dict__, so a wrapper may carry the wrapped function's spec: only trust our own
-        if isinstance(attached, ToolSpec) and attached.fn is fn:
-            if not options:
-                return attached
-            options = {**_options_of(attached), **options}
-        from reasoner.tools._schema import function_schema
-
-        built = function_schema(fn, name=options.get("name"), description=options.get("description"))
-        metadata: dict[str, Any] = {k: options[k] for k in _METADATA if k in options}
+        own = attached if isinstance(attached, ToolSpec) and attached.fn is fn else None
+        if own is not None and not options:
+            return own
+        given: dict[str, Any] = {**_options_of(own), **options} if own is not None else {**options}
+        built = function_schema(fn, name=given.get("name"), description=given.get("description"))
+        metadata = {k: given[k] for k in _METADATA if k in given}
         return cls(
             name=built.name,
             description=built.description,
@@ -133,9 +136,6 @@ class ToolSpec:
         property and need nothing the schema leaves optional. Options given here override
         the spec's metadata. See ``reasoner.tools._dialect`` for the conversion rules.
         """
-        from reasoner.tools._dialect import convert_function_spec, schema_validator
-        from reasoner.tools._schema import is_async_callable
-
         _check_option_names(options)
         converted = convert_function_spec(spec)
         merged: dict[str, Any] = {**converted.metadata, **options}
@@ -159,10 +159,13 @@ class ToolSpec:
     async def invoke(self, args: dict[str, Any]) -> Any:
         """Validate ``args``, call the tool and return its result as JSON data.
 
-        Sync functions run in a worker thread; if the caller is cancelled the thread is
-        abandoned (it cannot be interrupted) and finishes in the background. The result is
-        dumped through the return annotation in JSON mode (pydantic models become dicts),
-        or with ``pydantic_core.to_jsonable_python`` when there is none.
+        Python tools validate in pydantic's strict JSON mode (``"3"`` is refused for an
+        ``int``; strings become enums and dates; dicts become nested models); spec tools
+        validate with jsonschema. Sync functions run in a worker thread; if the caller is
+        cancelled the thread is abandoned (it cannot be interrupted) and finishes in the
+        background. The result is dumped through the return annotation in JSON mode
+        (pydantic models become dicts), or with ``pydantic_core.to_jsonable_python`` when
+        there is none.
 
         Raises ``ToolError`` for arguments that do not fit the input schema and for a result
         that cannot be turned into JSON; whatever the tool raises propagates unchanged (the
@@ -184,13 +187,13 @@ class ToolSpec:
         """
         return {
             **self.to_openai(),
-            "output_schema": self.output_schema,
+            "output_schema": copy.deepcopy(self.output_schema),
             "metadata": {k: getattr(self, k) for k in _METADATA},
         }
 
     def to_openai(self) -> dict[str, Any]:
-        """The tool in OpenAI's chat-completions ``tools`` format (nothing else)."""
-        function = {"name": self.name, "description": self.description, "parameters": self.input_schema}
+        """The tool in OpenAI's chat-completions ``tools`` format (nothing else); a fresh copy."""
+        function = {"name": self.name, "description": self.description, "parameters": copy.deepcopy(self.input_schema)}
         return {"type": "function", "function": function}
 
     def _with_options(self, options: Mapping[str, Any]) -> ToolSpec:

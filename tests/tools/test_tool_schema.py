@@ -326,3 +326,33 @@ def test_a_function_without_parameters() -> None:
         return "noon"
 
     assert _spec(now).input_schema == {"type": "object", "properties": {}, "required": [], "additionalProperties": False}
+
+
+class Cat(BaseModel):
+    kind: Literal["cat"]
+    meows: int
+
+
+class Dog(BaseModel):
+    kind: Literal["dog"]
+    barks: bool
+
+
+async def test_a_discriminated_union_is_inlined_without_dangling_mappings() -> None:
+    def pet(animal: Annotated[Cat | Dog, Field(discriminator="kind")]) -> str:
+        return type(animal).__name__
+
+    spec = _spec(pet)
+    animal = spec.input_schema["properties"]["animal"]
+    assert "$defs" not in json.dumps(spec.input_schema)
+    assert [member["properties"]["kind"]["const"] for member in animal["oneOf"]] == ["cat", "dog"]
+    assert await spec.invoke({"animal": {"kind": "dog", "barks": True}}) == "Dog"
+
+
+async def test_any_is_an_unconstrained_value() -> None:
+    def store(key: str, value: Any) -> None:
+        return None
+
+    spec = _spec(store)
+    assert spec.input_schema["properties"]["value"] == {}
+    assert await spec.invoke({"key": "k", "value": {"nested": [1, "a", None]}}) is None
