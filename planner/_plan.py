@@ -35,7 +35,7 @@ class Ref:
     """``{"$ref": node, "path": "a.b.0"}``: the output of an earlier node, or a part of it.
 
     ``path`` is dot-separated; a segment that is an integer indexes a list; ``""`` is the
-    whole output.
+    whole output. (A key that itself contains a dot cannot be addressed; ref its parent.)
     """
 
     node: int
@@ -151,14 +151,13 @@ class Plan:
         ``{"id","tool","args"}`` objects with ids ``first_id, first_id + 1, ...``, and
         well-formed refs. Raises :class:`PlanError` naming the node and the problem.
         """
-        if isinstance(data, (str, bytes, bytearray)):
+        if isinstance(data, (bytes, bytearray)):
             try:
-                data = json.loads(data)
-            except json.JSONDecodeError as exc:
-                raise PlanError(
-                    f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; a plan is "
-                    "{\"nodes\":[{\"id\":1,\"tool\":...,\"args\":{...}}, ...]}"
-                ) from exc
+                data = bytes(data).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PlanError(f"the plan text is not UTF-8 ({exc.reason} at byte {exc.start}); send JSON text") from exc
+        if isinstance(data, str):
+            data = _loads(data)
         if not isinstance(data, Mapping):
             raise PlanError(f"a plan must be a JSON object {{\"nodes\":[...]}}, got {_kind(data)}")
         if "nodes" not in data:
@@ -171,7 +170,28 @@ class Plan:
             raise PlanError(f"'nodes' must be an array of nodes, got {_kind(raw_nodes)}")
         if not raw_nodes:
             raise PlanError("the plan has no nodes; a plan needs at least one tool call")
-        return cls(tuple(Node.from_dict(raw, expected_id=first_id + i) for i, raw in enumerate(raw_nodes)))
+        try:
+            return cls(tuple(Node.from_dict(raw, expected_id=first_id + i) for i, raw in enumerate(raw_nodes)))
+        except RecursionError as exc:
+            raise PlanError("the plan's arguments are nested too deeply; plans nest arguments a few levels at most") from exc
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        # the streaming parser knows which node the bad character belongs to
+        from reasoner.planner._stream import PlanStreamParser
+
+        try:
+            parser = PlanStreamParser()
+            parser.feed(text)
+            parser.finish()
+        except PlanError as located:
+            raise located from exc
+        raise PlanError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise PlanError("the plan JSON is nested too deeply to parse; plans nest arguments a few levels at most") from exc
 
 
 def iter_refs(value: Any, where: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Ref]]:

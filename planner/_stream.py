@@ -74,7 +74,11 @@ class PlanStreamParser:
         return tuple(self._nodes)
 
     def feed(self, text: str) -> list[Node]:
-        """Consume the next piece of text; return the nodes that closed in it, in order."""
+        """Consume the next piece of text; return the nodes that closed in it, in order.
+
+        When a chunk closes a good node and then reveals a bad one, the PlanError wins;
+        the good node is still in :attr:`nodes`.
+        """
         if self._error is not None:
             raise self._error
         try:
@@ -196,7 +200,10 @@ class PlanStreamParser:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PlanError(f"malformed JSON: {exc.msg} at character {exc.pos} of the node's text {text[:80]!r}", node_id=self._next_id) from exc
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise PlanError(f"malformed JSON: {exc.msg} at character {exc.pos} of the node's text {shown!r}", node_id=self._next_id) from exc
+        except RecursionError as exc:
+            raise PlanError("the node's JSON is nested too deeply to parse", node_id=self._next_id) from exc
         node = Node.from_dict(data, expected_id=self._next_id)
         if self._registry is not None:
             validate_node(node, self._known, self._registry)

@@ -85,7 +85,11 @@ def _plan(*nodes: Any) -> str:
 
 GOOD = {"id": 1, "tool": "a", "args": {}}
 BAD_PLANS = [
-    ('{"nodes":[{"id":1,"tool":"a","args":{}}', None, "malformed JSON at line 1 column 40: Expecting ',' delimiter"),
+    ('{"nodes":[{"id":1,"tool":"a","args":{}}', None, "the plan text is incomplete after 39 characters: expected ',' or ']' after a node"),
+    ('{"nodes":[{"id":1,"tool":"a","args":{}},{"id":2,"tool":"a","args":{"x":tru}}]}', 2, "malformed JSON: Expecting value at character 31 of the node's text"),
+    ('{"nodes":[{"id":1,"tool":"a","args":{}}]} x', None, "unexpected text after the end of the plan at character 42: 'x'"),
+    ('{"nodes":[{"id":1,"tool":"a","args":{}}]', None, "expected '}' to close the plan"),
+    (b'{"nodes":[\xff]}', None, "the plan text is not UTF-8"),
     ("[1, 2]", None, "a plan must be a JSON object"),
     ('{"steps":[]}', None, "missing key 'nodes'"),
     ('{"nodes":[{"id":1,"tool":"a","args":{}}],"plan":1}', None, "unexpected top-level key 'plan'"),
@@ -111,7 +115,7 @@ BAD_PLANS = [
 
 
 @pytest.mark.parametrize(("text", "node_id", "problem"), BAD_PLANS)
-def test_structural_errors_name_the_node_and_the_problem(text: str, node_id: int | None, problem: str) -> None:
+def test_structural_errors_name_the_node_and_the_problem(text: str | bytes, node_id: int | None, problem: str) -> None:
     with pytest.raises(PlanError) as caught:
         Plan.from_json(text)
     assert caught.value.node_id == node_id
