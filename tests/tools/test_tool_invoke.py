@@ -173,3 +173,13 @@ async def test_a_renamed_spec_names_itself_in_errors() -> None:
     with pytest.raises(ToolError, match="^tool 'describe2': invalid arguments") as info:
         await renamed.invoke({})
     assert info.value.tool == "describe2"
+
+
+async def test_parameter_names_that_clash_with_pydantic_internals_still_work() -> None:
+    @tool
+    def odd(json: int, _private: str, model_config: bool = False) -> list[Any]:
+        return [json, _private, model_config]
+
+    spec = ToolSpec.from_function(odd)
+    assert list(spec.input_schema["properties"]) == ["json", "_private", "model_config"]
+    assert await spec.invoke({"json": 1, "_private": "p", "model_config": True}) == [1, "p", True]
