@@ -6,7 +6,7 @@ from reasoner.tools import ToolRegistry, ToolSpec, tool
 
 
 def test_exported_surface_is_exactly_the_public_names() -> None:
-    assert reasoner.tools.__all__ == ["ToolRegistry", "ToolSpec", "tool"]
+    assert reasoner.tools.__all__ == ["HttpResponse", "ToolRegistry", "ToolSpec", "http_get", "make_http_get", "tool"]
     for name in reasoner.tools.__all__:
         assert getattr(reasoner.tools, name).__module__.startswith("reasoner.tools._")
 
