@@ -234,7 +234,7 @@ class _Run:
         """Start a worker for each ready node while engine tokens are free."""
         limiter = self.rt.limiter
         ready = self._ready
-        while ready:
+        while ready and limiter.available_tokens:
             slot = object()
             if not _try_acquire(limiter, slot):
                 break
@@ -246,12 +246,12 @@ class _Run:
             self._acquiring = True
             self.tg.start_soon(self._acquire)
 
-    def _next(self, limiter: anyio.CapacityLimiter) -> Node | None:
+    def _next(self) -> Node | None:
         ready = self._ready
         if not ready:
             return None
-        # someone else is owed this token (the limiter queues only once its tokens are gone)
-        if limiter.available_tokens == 0 and limiter.statistics().tasks_waiting > self._acquiring:
+        # someone else (another run, or a node that waited for its tool) is owed this token
+        if self.rt.waiting > self._acquiring:
             return None
         node = ready.popleft()
         if ready:
@@ -262,7 +262,7 @@ class _Run:
         limiter = self.rt.limiter
         slot = object()
         try:
-            await limiter.acquire_on_behalf_of(slot)
+            await self.rt.acquire(slot)
         finally:
             self._acquiring = False
         if not self._ready:
@@ -309,7 +309,7 @@ class _Run:
                 if streak == _YIELD_EVERY:
                     streak = 0
                     await checkpoint()
-                node = self._next(limiter)
+                node = self._next()
         finally:
             self._workers -= 1
             limiter.release_on_behalf_of(slot)
@@ -329,7 +329,7 @@ class _Run:
             await policy.limiter.acquire_on_behalf_of(tool_slot)
         slot = object()
         try:
-            await self.rt.limiter.acquire_on_behalf_of(slot)
+            await self.rt.acquire(slot)
         except BaseException:
             if policy.limiter is not None:
                 policy.limiter.release_on_behalf_of(tool_slot)

@@ -163,6 +163,7 @@ class Runtime:
         self.cache = ToolCache()
         self._policies: dict[str, ToolPolicy] = {}
         self._limiter: anyio.CapacityLimiter | None = None
+        self.waiting = 0  # tasks blocked in acquire()
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
@@ -170,6 +171,14 @@ class Runtime:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrency)
         return self._limiter
+
+    async def acquire(self, borrower: object) -> None:
+        """Wait for an engine token; ``waiting`` counts the tasks doing so (cheaper than ``statistics()``)."""
+        self.waiting += 1
+        try:
+            await self.limiter.acquire_on_behalf_of(borrower)
+        finally:
+            self.waiting -= 1
 
     def policy(self, tool: str) -> ToolPolicy:
         """The policy of a registered tool (``KeyError`` for an unknown name)."""
