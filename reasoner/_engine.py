@@ -101,6 +101,10 @@ class Engine:
             ``ok``, and the ``trace`` of events. A failing node does not raise; it is in
             ``errors`` and the nodes that depend on it are in ``skipped``.
 
+        Cancelling the caller (``anyio.move_on_after``, a client gone) cancels every running
+        call and returns only once none is left; a sync tool's thread cannot be interrupted,
+        so it is abandoned (it finishes in the background and its result is dropped).
+
         Raises:
             PlanError: the plan is malformed or does not fit the tools (nothing has run; for
                 a streamed plan, the nodes already running are cancelled).
