@@ -16,6 +16,8 @@ The schema is built for grammar backends, so it sticks to what they all enforce:
   own argument validation;
 * an untyped value (``Any``, ``dict`` without value type, ``list`` without item type)
   becomes "any JSON value nested at most two levels deep, strings and arrays bounded".
+  The keys of free-form objects are not bounded: llguidance does not implement
+  ``propertyNames``, and a model closes an object long before that matters.
 
 Node ids are bounded by ``first_id <= id < first_id + max_nodes``. That ids count up by
 one and that refs point backwards cannot be said in JSON Schema; :func:`validate` checks
@@ -24,6 +26,7 @@ them (and every decoded plan is validated before anything runs).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -101,7 +104,7 @@ def plan_schema(
             "required": ["id", "tool", "args"],
             "additionalProperties": False,
         })
-    return {
+    schema = {
         "type": "object",
         "properties": {
             "nodes": {"type": "array", "minItems": 1, "maxItems": max_nodes, "items": {"oneOf": branches}},
@@ -109,6 +112,9 @@ def plan_schema(
         "required": ["nodes"],
         "additionalProperties": False,
     }
+    # the ref schema is shared by every value position: hand out an unshared copy
+    result: Schema = json.loads(json.dumps(schema))
+    return result
 
 
 def map_subschemas(schema: Schema, fn: Callable[[Any, str, str | int | None], Any], drop: frozenset[str] = frozenset()) -> Schema:
