@@ -1,0 +1,78 @@
+"""What every ``reasoner`` subcommand shares: the command record, the context, CLI errors."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from reasoner.errors import UsageError
+
+if TYPE_CHECKING:
+    from reasoner.models import Model
+
+__all__ = ["CliError", "Command", "Context", "debug_flag", "jsonable", "split_names"]
+
+
+class CliError(UsageError):
+    """A command-line mistake: ``message`` says what is wrong, ``hint`` how to fix it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a command handler may touch besides its arguments.
+
+    Attributes:
+        stdout: where results go (events, answers, listings).
+        stderr: where errors and hints go.
+        env: the environment, read here at the edge and nowhere in the library.
+        models: model objects by name, consulted before the catalog (tests inject
+            ``ScriptedModel`` instances here).
+    """
+
+    stdout: TextIO
+    stderr: TextIO
+    env: Mapping[str, str]
+    models: Mapping[str, Model]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One subcommand: ``configure`` adds its options, ``handler`` runs it and returns the exit code.
+
+    Handlers import heavy modules (torch, the engine) inside themselves, so that
+    ``reasoner --help`` and ``reasoner tools`` stay fast.
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace, Context], int]
+    description: str = ""
+
+
+def split_names(values: list[str] | None) -> list[str]:
+    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (repeatable, comma-separated options)."""
+    return [name.strip() for value in values or () for name in value.split(",") if name.strip()]
+
+
+def debug_flag(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``--debug`` on the top parser and again on each subcommand (so it may come after it)."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="show the full traceback of an error instead of one line and a hint",
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON data (pydantic models and dataclasses included)."""
+    from pydantic_core import to_jsonable_python
+
+    return to_jsonable_python(value, fallback=str)

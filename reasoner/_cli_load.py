@@ -1,0 +1,260 @@
+"""Loading what the command line names: ``module:attr`` objects, the tool registry, ``--output``."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import importlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from reasoner._cli_common import CliError
+from reasoner.errors import ToolDefinitionError, UsageError
+from reasoner.tools import ToolRegistry, ToolSpec
+
+__all__ = ["DEFAULT_CHART_DIR", "add_tool_options", "build_registry", "import_object", "load_output"]
+
+DEFAULT_CHART_DIR = "./reasoner-charts"
+CHART_DIR_ENV = "REASONER_CHART_DIR"
+_FORM = "the form is module:attr (e.g. mytools:search) or path/to/file.py:attr"
+
+
+def add_tool_options(parser: argparse.ArgumentParser) -> None:
+    """The options that decide which tools are registered (shared by ``run`` and ``tools``)."""
+    group = parser.add_argument_group("tools")
+    group.add_argument(
+        "--tools",
+        action="append",
+        metavar="MODULE:ATTR",
+        help="register your tools: ATTR is a function, a ToolSpec, a list of them or a ToolRegistry "
+        "(repeatable; MODULE may also be a path/to/file.py)",
+    )
+    group.add_argument("--no-demo", action="store_true", help="leave out the demo toolkit (registered by default)")
+    group.add_argument(
+        "--no-plugins", action="store_true", help="leave out tools installed packages expose (entry-point group reasoner.tools)"
+    )
+    group.add_argument(
+        "--chart-dir",
+        metavar="DIR",
+        help=f"where the demo chart tool writes PNGs (default: ${CHART_DIR_ENV} or {DEFAULT_CHART_DIR})",
+    )
+
+
+# -- module:attr -------------------------------------------------------------------------
+
+
+def _import_module(target: str, option: str, spec: str) -> ModuleType:
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise CliError(f"{option} {spec!r}: no file {str(path)!r}", f"check the path; {_FORM}")
+        name = f"_reasoner_cli_{path.stem}"
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise CliError(f"{option} {spec!r}: cannot load {str(path)!r} as a Python module", "give a .py file")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(name, None)
+            raise _import_failed(option, spec, str(path), exc) from exc
+        return module
+    # like `python -m` and uvicorn: modules in the current folder are importable
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and target.startswith(exc.name) and target[len(exc.name) :][:1] in ("", "."):
+            raise CliError(
+                f"{option} {spec!r}: no module named {exc.name!r}",
+                f"run reasoner from the folder that holds {exc.name}.py, or install the package; {_FORM}",
+            ) from exc
+        raise _import_failed(option, spec, target, exc) from exc
+    except Exception as exc:
+        raise _import_failed(option, spec, target, exc) from exc
+
+
+def _import_failed(option: str, spec: str, target: str, exc: BaseException) -> CliError:
+    return CliError(
+        f"{option} {spec!r}: importing {target} raised {type(exc).__name__}: {exc}",
+        f"fix the error in {target} (run with --debug to see the traceback)",
+    )
+
+
+def import_object(spec: str, option: str) -> Any:
+    """The object ``module:attr`` (``attr`` may be dotted; ``module`` may be a ``.py`` path).
+
+    Raises :class:`CliError` naming the option, the module and the attribute, with the fix.
+    """
+    target, sep, attr = spec.rpartition(":")
+    if not sep or not target or not attr:
+        raise CliError(f"{option} {spec!r} names no attribute", _FORM)
+    module = _import_module(target, option, spec)
+    value: Any = module
+    for i, part in enumerate(attr.split(".")):
+        if not hasattr(value, part):
+            owner = target if i == 0 else f"{target}:{'.'.join(attr.split('.')[:i])}"
+            public = [n for n in dir(value) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, public, n=3)
+            hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else f"{owner} defines {_few(public)}"
+            raise CliError(f"{option} {spec!r}: {owner} has no attribute {part!r}", hint)
+        value = getattr(value, part)
+    return value
+
+
+def _few(names: list[str]) -> str:
+    if not names:
+        return "no public names"
+    shown = ", ".join(names[:8])
+    return shown + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+
+
+# -- the tool registry -------------------------------------------------------------------
+
+
+def _tool_items(value: Any, option: str, spec: str) -> list[Any]:
+    if isinstance(value, ToolRegistry):
+        return list(value)
+    if isinstance(value, ToolSpec) or callable(value) and not isinstance(value, type):
+        return [value]
+    if isinstance(value, list | tuple):
+        bad = [item for item in value if not (isinstance(item, ToolSpec) or callable(item) and not isinstance(item, type))]
+        if not bad:
+            return list(value)
+        value = bad[0]
+    raise CliError(
+        f"{option} {spec!r} is a {type(value).__name__} ({value!r:.60}), not a tool",
+        "point it at a function, a ToolSpec, a list of them or a ToolRegistry",
+    )
+
+
+def _register(registry: ToolRegistry, items: Iterable[Any], source: str, clash_hint: str) -> None:
+    for item in items:
+        try:
+            registry.add(item)
+        except ToolDefinitionError as exc:
+            hint = "change the function so that each parameter is named and typed (or wrap it in one that is)"
+            raise CliError(f"{source}: {exc}", hint) from exc
+        except UsageError as exc:  # a name already taken
+            raise CliError(f"{source}: {exc}", clash_hint) from exc
+
+
+def chart_dir(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    """The demo chart folder: ``--chart-dir``, else ``$REASONER_CHART_DIR``, else ``./reasoner-charts``."""
+    return args.chart_dir or env.get(CHART_DIR_ENV) or DEFAULT_CHART_DIR
+
+
+def build_registry(args: argparse.Namespace, env: Mapping[str, str]) -> ToolRegistry:
+    """The tools a command works with: the demo toolkit (unless ``--no-demo``), installed
+    plugins (unless ``--no-plugins``), then each ``--tools`` in order."""
+    registry = ToolRegistry()
+    if not args.no_demo:
+        from reasoner.tools.demo import demo_tools
+
+        registry = ToolRegistry(demo_tools(chart_dir=chart_dir(args, env)))
+    if not args.no_plugins:
+        try:
+            registry.load_entry_points()
+        except UsageError as exc:
+            raise CliError(str(exc), "uninstall or fix that package, or pass --no-plugins to leave plugins out") from exc
+    for spec in args.tools or ():
+        value = import_object(spec, "--tools")
+        clash = "rename the tool with @tool(name=...)" + (", or pass --no-demo" if not args.no_demo else "")
+        _register(registry, _tool_items(value, "--tools", spec), f"--tools {spec!r}", clash)
+    return registry
+
+
+# -- --output ------------------------------------------------------------------------------
+
+
+def load_output(spec: str) -> Any:
+    """The ``output=`` type for ``--output``: ``module:Model`` (anything pydantic's
+    ``TypeAdapter`` takes) or a JSON Schema file (``.json``), which becomes a type whose
+    JSON Schema is the file's and whose values are validated with jsonschema."""
+    from pydantic import TypeAdapter
+
+    path = Path(spec).expanduser()
+    if spec.endswith(".json") or path.is_file():
+        return _schema_type(path, spec)
+    if ":" not in spec:
+        raise CliError(
+            f"--output {spec!r} is neither module:Model nor a JSON Schema file",
+            "pass a pydantic model as module:Model (e.g. myapp.models:Report) or the path of a .json file",
+        )
+    value = import_object(spec, "--output")
+    try:
+        TypeAdapter(value).json_schema()
+    except Exception as exc:
+        raise CliError(
+            f"--output {spec!r}: pydantic cannot build a JSON Schema for {value!r:.60}: {exc}",
+            "point it at a pydantic model, a dataclass or a typed container",
+        ) from exc
+    return value
+
+
+def _schema_type(path: Path, spec: str) -> type[Any]:
+    import jsonschema
+
+    from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
+
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CliError(f"--output {spec!r}: no such file", "check the path of the JSON Schema file") from exc
+    except ValueError as exc:
+        raise CliError(f"--output {spec!r} is not JSON: {exc}", "fix the file so it holds one JSON Schema object") from exc
+    if not isinstance(schema, dict):
+        raise CliError(f"--output {spec!r} holds a {type(schema).__name__}, not a JSON Schema object", 'write a schema like {"type": "object", ...}')
+    validator_cls = jsonschema.validators.validator_for(schema)
+    try:
+        validator_cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        raise CliError(f"--output {spec!r} is not a valid JSON Schema at {where}: {exc.message}", "fix the schema") from exc
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    try:
+        flat = inline_refs(schema, defs)
+    except RecursiveSchema as exc:
+        raise CliError(
+            f"--output {spec!r}: definition {exc.name!r} refers to itself; a recursive schema cannot be decoded under a grammar",
+            "bound the nesting (write out the levels you need)",
+        ) from exc
+    except KeyError as exc:
+        raise CliError(f"--output {spec!r}: $ref {exc.args[0]!r} points nowhere", "only local refs (#/$defs/Name) are supported") from exc
+    return schema_output_type(flat, validator_cls(schema), name=str(schema.get("title") or path.stem))
+
+
+def schema_output_type(schema: dict[str, Any], validator: Any, *, name: str) -> type[Any]:
+    """A type pydantic treats as ``schema``: its JSON Schema is ``schema`` (refs inlined),
+    and validating a value checks it with ``validator`` and returns it unchanged."""
+    import jsonschema
+    from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+    from pydantic_core import CoreSchema, core_schema
+
+    def check(value: Any) -> Any:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is not None:
+            raise ValueError(f"does not match the --output schema at {error.json_path}: {error.message}")
+        return value
+
+    def core(cls: type[Any], source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(check)
+
+    def json_schema(cls: type[Any], schema_: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return copy.deepcopy(schema)
+
+    namespace: dict[str, Any] = {
+        "__get_pydantic_core_schema__": classmethod(core),
+        "__get_pydantic_json_schema__": classmethod(json_schema),
+        "__doc__": f"Output shaped by the JSON Schema {name!r}.",
+    }
+    return type(f"SchemaOutput[{name}]", (), namespace)

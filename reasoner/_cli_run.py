@@ -1,0 +1,168 @@
+"""``reasoner run "question"``: one reasoning run shown live (or as plain lines, or JSONL)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reasoner._cli_common import CliError, Command, Context, debug_flag, split_names
+from reasoner._cli_load import add_tool_options, build_registry, load_output
+
+if TYPE_CHECKING:
+    from reasoner._cli_view import View
+    from reasoner.events import Event
+    from reasoner.models import Model
+
+__all__ = ["DEFAULT_PLANNER", "RUN"]
+
+DEFAULT_PLANNER = "smollm2-135m"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", help='the question, e.g. "Compare MSFT and AAPL closing prices"; - reads it from stdin')
+    models = parser.add_argument_group("models (a catalog name or a local model folder; repeat or comma-separate for fallbacks)")
+    models.add_argument("--planner", action="append", metavar="NAME", help=f"the planner model (default: {DEFAULT_PLANNER})")
+    models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner model (default: the planner's)")
+    models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer model (default: the planner's)")
+    budget = parser.add_argument_group("budget")
+    budget.add_argument("--max-iterations", type=_positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
+    budget.add_argument("--max-tokens", type=_positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
+    budget.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall time of the whole run (default: 300)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print one JSON event per line instead of the live view")
+    out.add_argument("--plain", action="store_true", help="print plain lines even on a terminal")
+    out.add_argument(
+        "--output",
+        metavar="MODULE:MODEL|FILE.json",
+        help="make the answer structured: a pydantic model (module:Model) or a JSON Schema file",
+    )
+    out.add_argument("--trace", metavar="FILE", help="save every event of the run to FILE as JSON lines (replayable)")
+    out.add_argument("-y", "--yes", action="store_true", help="approve every call to a tool that requires approval")
+    add_tool_options(parser)
+    debug_flag(parser, top=False)
+
+
+def _question(text: str) -> str:
+    if text == "-":
+        text = sys.stdin.read()
+    text = text.strip()
+    if not text:
+        raise CliError("the question is empty", 'pass it as an argument (reasoner run "your question") or on stdin with -')
+    return text
+
+
+def _role(values: list[str] | None, models: Mapping[str, Model]) -> list[str | Model] | None:
+    names = split_names(values)
+    return [models.get(name, name) for name in names] or None
+
+
+def _view(args: argparse.Namespace, ctx: Context) -> View:
+    from reasoner._cli_view import JsonView, LiveView, PlainView
+
+    if args.json:
+        return JsonView(ctx.stdout)
+    if not args.plain and _is_tty(ctx.stdout) and ctx.env.get("TERM", "").lower() not in ("dumb", "unknown"):
+        from rich.console import Console
+
+        return LiveView(Console(file=ctx.stdout, force_terminal=True)).start()
+    return PlainView(ctx.stdout)
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _approve_all(node: Any, spec: Any) -> bool:
+    return True
+
+
+async def _consume(stream: AsyncIterator[Event], view: View, events: list[Event]) -> None:
+    async with aclosing(stream):  # type: ignore[type-var]
+        async for event in stream:
+            events.append(event)
+            view.handle(event)
+
+
+def handle(args: argparse.Namespace, ctx: Context) -> int:
+    question = _question(args.question)
+    if args.trace and not Path(args.trace).expanduser().resolve().parent.is_dir():
+        raise CliError(f"--trace {args.trace!r}: the folder {str(Path(args.trace).parent)!r} does not exist", "create it, or pick another path")
+    registry = build_registry(args, ctx.env)
+    output = load_output(args.output) if args.output else None
+
+    import anyio
+
+    from reasoner._engine import Engine
+    from reasoner._roles import Budget
+    from reasoner.events import save_trace
+
+    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
+    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
+    engine_kwargs: dict[str, Any] = {
+        "tools": registry,
+        "planner": _role(args.planner, ctx.models) or [ctx.models.get(DEFAULT_PLANNER, DEFAULT_PLANNER)],
+        "joiner": _role(args.joiner, ctx.models),
+        "answerer": _role(args.answerer, ctx.models),
+        "budget": budget,
+    }
+    if args.yes:
+        engine_kwargs["approve"] = _approve_all
+    engine = Engine(**engine_kwargs)
+
+    events: list[Event] = []
+    view = _view(args, ctx)
+    failure: BaseException | None = None
+    try:
+        anyio.run(_consume, engine.stream(question, output=output), view, events)
+    except BaseException as exc:  # noqa: BLE001 - re-raised below, once the trace is saved
+        failure = exc
+    finally:
+        view.close(failure is None)
+    if args.trace:
+        try:
+            save_trace(events, args.trace)
+        except OSError as exc:
+            if failure is None:
+                raise CliError(f"cannot write the trace to {args.trace!r}: {exc.strerror or exc}", "check the path and its permissions") from exc
+            ctx.stderr.write(f"warning: cannot write the trace to {args.trace!r}: {exc.strerror or exc}\n")
+    if failure is not None:
+        raise failure
+    return 0
+
+
+RUN = Command(
+    name="run",
+    help="answer a question: plan tool calls, run them in parallel, stream the answer",
+    description="Answer a question with the reasoning loop: the planner writes a plan of tool calls, "
+    "the calls run in parallel where the plan allows, the joiner decides to finish or replan, "
+    "and the answerer streams the answer. On a terminal the run is shown live.",
+    configure=configure,
+    handler=handle,
+)
