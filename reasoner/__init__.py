@@ -13,7 +13,11 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "Budget": "reasoner._roles",
     "BudgetExceeded": "reasoner.errors",
+    "Engine": "reasoner._engine",
+    "ExecutionResult": "reasoner._executor",
+    "Explanation": "reasoner._explain",
     "ConfigError": "reasoner.errors",
     "Event": "reasoner.events",
     "GrammarError": "reasoner.errors",
@@ -23,11 +27,15 @@ _EXPORTS: dict[str, str] = {
     "PlanError": "reasoner.errors",
     "ReasonerError": "reasoner.errors",
     "Ref": "reasoner.planner",
+    "RunResult": "reasoner._loop",
     "ToolError": "reasoner.errors",
     "ToolRegistry": "reasoner.tools",
     "ToolRetry": "reasoner.errors",
     "ToolSpec": "reasoner.tools",
     "UsageError": "reasoner.errors",
+    "load_trace": "reasoner.events",
+    "reason": "reasoner._api",
+    "save_trace": "reasoner.events",
     "tool": "reasoner.tools",
 }
 
@@ -48,6 +56,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from reasoner._api import reason
+    from reasoner._engine import Engine
+    from reasoner._executor import ExecutionResult
+    from reasoner._explain import Explanation
+    from reasoner._loop import RunResult
+    from reasoner._roles import Budget
     from reasoner.errors import (
         BudgetExceeded,
         ConfigError,
@@ -59,6 +73,6 @@ if TYPE_CHECKING:
         ToolRetry,
         UsageError,
     )
-    from reasoner.events import Event
+    from reasoner.events import Event, load_trace, save_trace
     from reasoner.planner import Node, Plan, Ref
     from reasoner.tools import ToolRegistry, ToolSpec, tool

@@ -6,26 +6,49 @@ work to the executor (``reasoner._executor``) and ``explain`` (``reasoner._expla
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from reasoner._executor import ExecutionResult, execute, load_plan
 from reasoner._explain import Explanation, explain_plan
+from reasoner._loop import LoopConfig, RunResult, plan_only, run
+from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Approver, Backoff, Runtime
 from reasoner.errors import UsageError
-from reasoner.events import Recorder
+from reasoner.events import Event, Recorder
+from reasoner.models import GenerateOptions, Model
 from reasoner.planner import Node, Plan
+from reasoner.planner._prompts import Example
 from reasoner.tools import ToolRegistry
+
+if TYPE_CHECKING:
+    from reasoner.models import Catalog
 
 __all__ = ["Engine"]
 
 
 class Engine:
-    """Runs plans of tool calls in parallel.
+    """Plans with a model, runs the plan's tool calls in parallel, and answers.
 
     Args:
         tools: tool functions (decorated with ``@tool`` or plain), ``ToolSpec`` objects, or a
             ``ToolRegistry``.
+        planner, joiner, answerer: each a catalog name (``"smollm2-135m"``, the embedded
+            default), a :class:`~reasoner.models.Model`, or a list of them tried in order
+            when one fails, times out or writes invalid output. ``joiner`` and ``answerer``
+            default to the planner. Names are loaded on first use.
+        catalog: a :class:`~reasoner.models.Catalog` that resolves names (and, when a role
+            is not given, supplies its models); without one, names go to
+            :func:`reasoner.models.load_model`.
+        budget: the default :class:`Budget` of a run (iterations, tokens, seconds).
+        examples: ``(question, plan)`` pairs shown to the planner.
+        call_timeout: seconds a model may take to produce its next piece of text (a call
+            may take four times this in all) before it counts as failed.
+        temperature, top_p, seed, grammar_backend: decoding options for every model call
+            (greedy by default).
         max_concurrency: tool calls allowed to run at once across every run of this engine.
         default_timeout: seconds per call attempt for tools that set no ``timeout``
             (``None``: no limit).
@@ -52,6 +75,18 @@ class Engine:
         default_retries: int = 0,
         retry_backoff: tuple[float, float, float] = (0.1, 2.0, 10.0),
         approve: Approver | None = None,
+        planner: RoleSpec | None = None,
+        joiner: RoleSpec | None = None,
+        answerer: RoleSpec | None = None,
+        catalog: Catalog | None = None,
+        budget: Budget | None = None,
+        examples: Sequence[Example] = (),
+        max_plan_nodes: int = 16,
+        call_timeout: float = 120.0,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        grammar_backend: str = "llguidance",
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise UsageError(f"Engine(max_concurrency={max_concurrency!r}) must be an integer >= 1")
@@ -71,6 +106,94 @@ class Engine:
             backoff=Backoff.parse(retry_backoff),
             approve=approve,
         )
+        default: list[str] = catalog.role("planner") if catalog is not None else ["smollm2-135m"]
+
+        def role(spec: RoleSpec | None, name: str, fallback: RoleSpec) -> RoleSpec:
+            if spec is not None:
+                return spec
+            return catalog.role(name) if catalog is not None else fallback
+
+        planner = role(planner, "planner", default)
+        loader: Callable[[str], Model]
+        if catalog is not None:
+            loader = catalog.model
+        else:
+            from reasoner.models import load_model
+
+            loader = load_model
+        self._roles = RoleModels(
+            {"planner": planner, "joiner": role(joiner, "joiner", planner), "answerer": role(answerer, "answerer", planner)},
+            loader,
+        )
+        self._budget = budget if budget is not None else Budget()
+        self._config = LoopConfig(examples=tuple(examples), max_nodes=max_plan_nodes)
+        if call_timeout <= 0:
+            raise UsageError(f"Engine(call_timeout={call_timeout!r}) must be a number of seconds > 0")
+        self._call_timeout = float(call_timeout)
+        self._options = GenerateOptions(temperature=temperature, top_p=top_p, seed=seed, grammar_backend=grammar_backend)
+
+    def role_models(self, role: str) -> list[str]:
+        """The names of the models that serve ``role`` (``planner``, ``joiner``, ``answerer``), in fallback order."""
+        if role not in ("planner", "joiner", "answerer"):
+            raise UsageError(f"unknown role {role!r}: use planner, joiner or answerer")
+        return self._roles.names(role)  # type: ignore[arg-type]
+
+    def _session(self, recorder: Recorder, budget: Budget | None) -> Session:
+        return Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options)
+
+    async def reason(self, query: str, *, output: Any = None, budget: Budget | None = None) -> RunResult:
+        """Answer ``query``: plan, run the tools (starting while the plan decodes), join, answer.
+
+        Args:
+            query: the question.
+            output: a type (a pydantic model, a dataclass, ``list[int]``...) to decode the
+                answer into; ``result.answer`` is then an instance of it. Default: text.
+            budget: limits for this run (default: the engine's).
+
+        Returns:
+            A :class:`RunResult`: ``answer``, ``plans``, ``outputs``, ``usage`` per model,
+            and the ``trace`` of events.
+
+        Raises:
+            BudgetExceeded: iterations, tokens or seconds ran out.
+            ModelError: every model of a role failed.
+            PlanError: every planner model wrote an invalid plan in the last iteration.
+            UsageError: an empty query or a bad argument.
+        """
+        return await self._run(query, output, budget, Recorder())
+
+    async def _run(self, query: str, output: Any, budget: Budget | None, recorder: Recorder) -> RunResult:
+        if not isinstance(query, str) or not query.strip():
+            raise UsageError("reason() needs a non-empty question string")
+        return await run(self._session(recorder, budget), self._runtime, query, output=output, config=self._config)
+
+    async def stream(self, query: str, *, output: Any = None, budget: Budget | None = None) -> AsyncIterator[Event]:
+        """The events of one run as they happen (DESIGN.md section 5), ending with
+        ``run.completed``; after ``run.failed`` the error is raised.
+
+        Break out early only inside ``contextlib.aclosing(engine.stream(...))``: closing the
+        iterator cancels the run and every tool call under it.
+        """
+        send, receive = anyio.create_memory_object_stream[Event](math.inf)  # one writer; the run's size is bounded by its budget
+        failure: list[BaseException] = []
+
+        async def produce() -> None:
+            with send:
+                try:
+                    await self._run(query, output, budget, Recorder(sink=send.send_nowait))
+                except Exception as exc:  # delivered to the consumer after the run.failed event
+                    failure.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            try:
+                with receive:
+                    async for event in receive:
+                        yield event
+            finally:
+                tg.cancel_scope.cancel()
+        if failure:
+            raise failure[0]
 
     @property
     def tools(self) -> ToolRegistry:
@@ -113,7 +236,10 @@ class Engine:
         return await execute(self._runtime, plan, recorder)
 
     async def explain(self, plan: Plan | str | Mapping[str, Any]) -> Explanation:
-        """Describe how a plan would run, without running anything.
+        """Describe how a plan would run, without running any tool.
+
+        ``plan`` may be a question: the planner model then writes the plan (under the plan
+        grammar), and the explanation is of that plan.
 
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
         dependencies, timeout, retries, cache, concurrency limit, approval) and ``levels``;
@@ -121,16 +247,14 @@ class Engine:
 
         Raises:
             PlanError: the plan is malformed or does not fit the tools.
-            UsageError: ``plan`` is a question rather than a plan; explaining a question
-                needs a planner model.
+            ModelError: every planner model failed (for a question).
+            UsageError: a question, but no tools are registered.
         """
         if isinstance(plan, str):
             try:
                 json.loads(plan)
-            except ValueError:
-                # not JSON, so a question: the seam where the reasoning loop will plan it first
-                raise UsageError(
-                    "explain(question) needs a planner model, and this Engine has none; "
-                    "pass a Plan or its JSON (text or dict) instead"
-                ) from None
+            except ValueError:  # not JSON, so a question: ask the planner
+                if not len(self._runtime.registry):
+                    raise UsageError("explain(question) needs tools to plan with; register tools first") from None
+                plan = await plan_only(self._session(Recorder(), None), self._runtime, plan, config=self._config)
         return explain_plan(load_plan(plan, self._runtime), self._runtime)

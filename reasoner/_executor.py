@@ -78,10 +78,14 @@ class ExecutionResult:
         return not self.errors and not self.skipped
 
 
-def load_plan(source: Plan | str | Mapping[str, Any], runtime: Runtime) -> Plan:
-    """A validated :class:`Plan` from a Plan, its JSON text or its dict (``PlanError`` otherwise)."""
-    plan = source if isinstance(source, Plan) else Plan.from_json(source)
-    validate(plan, runtime.registry)
+def load_plan(source: Plan | str | Mapping[str, Any], runtime: Runtime, previous: Plan | None = None) -> Plan:
+    """A validated :class:`Plan` from a Plan, its JSON text or its dict (``PlanError`` otherwise).
+
+    With ``previous`` (a replan), ids continue after its nodes and refs may point to them.
+    """
+    known = {n.id: n for n in previous.nodes} if previous is not None else {}
+    plan = source if isinstance(source, Plan) else Plan.from_json(source, first_id=max(known, default=0) + 1)
+    validate(plan, runtime.registry, previous=known)
     return plan
 
 
@@ -89,6 +93,8 @@ async def execute(
     runtime: Runtime,
     source: Plan | str | Mapping[str, Any] | AsyncIterable[Node],
     recorder: Recorder | None = None,
+    *,
+    previous: ExecutionResult | None = None,
 ) -> ExecutionResult:
     """Run a plan (complete, or streamed node by node) and collect its outcome.
 
@@ -96,15 +102,21 @@ async def execute(
     arrives, before it is dispatched. Either way a bad plan raises ``PlanError``; for a
     streamed plan the calls already running are cancelled first. An exception raised by the
     node iterator itself is re-raised the same way.
+
+    ``previous`` (a replan) holds the outcome of earlier plans: the new nodes continue its
+    numbering and may ref its finished nodes, whose outputs are reused, never re-run. The
+    result then covers the previous nodes and the new ones.
     """
     recorder = recorder if recorder is not None else Recorder()
     first_event = len(recorder.events)
     run = _Run(runtime, recorder)
+    if previous is not None:
+        run.seed(previous)
     if isinstance(source, (Plan, str, Mapping)):
-        plan = load_plan(source, runtime)
+        new = load_plan(source, runtime, previous.plan if previous is not None else None)
         async with anyio.create_task_group() as tg:
             run.tg = tg
-            for node in plan.nodes:
+            for node in new.nodes:
                 run.add(node)
             run.pump()
     elif isinstance(source, AsyncIterable):
@@ -113,13 +125,12 @@ async def execute(
             tg.start_soon(run.feed, source)
         if run.fatal is not None:
             raise run.fatal
-        plan = Plan(tuple(run.nodes.values()))
     else:
         raise UsageError(
             f"execute() takes a Plan, its JSON (str or dict) or an async iterable of Node; got {type(source).__name__}"
         )
     return ExecutionResult(
-        plan=plan,
+        plan=Plan(tuple(run.nodes.values())),  # previous nodes first, then the new ones
         outputs=dict(sorted(run.outputs.items())),
         errors=dict(sorted(run.errors.items())),
         skipped=dict(sorted(run.skipped.items())),
@@ -168,6 +179,16 @@ class _Run:
         self._ready: deque[Node] = deque()
         self._workers = 0  # tasks holding an engine token for this run
         self._acquiring = False  # a task of this run is waiting for an engine token
+
+    def seed(self, previous: ExecutionResult) -> None:
+        """Start from the finished nodes of an earlier execution (replanning)."""
+        for node in previous.plan.nodes:
+            self.nodes[node.id] = node
+        self.outputs.update(previous.outputs)
+        self.errors.update(previous.errors)
+        for nid, reason in previous.skipped.items():
+            self.skipped[nid] = reason
+            self._skip_cause[nid] = nid
 
     # -- graph bookkeeping (synchronous, O(refs) per node) ---------------------------------
 

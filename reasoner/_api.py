@@ -1,0 +1,33 @@
+"""reason(): the one synchronous entry point; it opens an Engine and runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+import anyio
+
+from reasoner._engine import Engine
+from reasoner._loop import RunResult
+from reasoner._roles import Budget
+
+__all__ = ["reason"]
+
+
+def reason(
+    query: str,
+    tools: Iterable[Any] | None = None,
+    output: Any = None,
+    *,
+    budget: Budget | None = None,
+    **engine_options: Any,
+) -> RunResult:
+    """Answer ``query`` with ``tools`` (sync). ``engine_options`` go to :class:`Engine`
+    (``planner=``, ``answerer=``, ``catalog=``, ...). From async code, use
+    ``await Engine(...).reason(...)`` instead: this starts its own event loop.
+
+    Raises what :meth:`Engine.reason` raises.
+    """
+    engine = Engine(tools, **engine_options)
+    return anyio.run(partial(engine.reason, query, output=output, budget=budget))

@@ -1,0 +1,247 @@
+"""The reasoning loop: plan (streamed into the executor) -> join -> replan or answer.
+
+One run, step by step (events in brackets, DESIGN.md section 5):
+
+1. ``run.started``.
+2. The planner model decodes a plan under the registry's plan grammar. Each node is
+   parsed, validated and dispatched the moment its JSON object closes (``plan.node``),
+   so the first tools run while later nodes are still being decoded; the executor
+   emits ``node.*`` events; ``plan.completed`` when the plan text ends.
+3. The joiner decides under a small grammar: ``finish`` or ``replan`` with a reason
+   (``join.decision``). A replan shows the planner every result so far; new node ids
+   continue the numbering and may ref finished nodes, whose outputs are reused.
+4. The answerer streams the answer (``answer.delta``, ``answer.completed``); with
+   ``output=SomeModel`` it decodes under that model's JSON Schema and the answer is an
+   instance of it.
+5. ``run.completed``, or ``run.failed`` with the error, which is then raised.
+
+Every model call emits ``usage``; a role's fallback models are tried in order on error,
+timeout or invalid output (``model.fallback``). A :class:`Budget` bounds iterations,
+tokens and seconds. With no tools registered, the loop skips planning and answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from pydantic import TypeAdapter, ValidationError
+
+from reasoner._executor import ExecutionResult, execute
+from reasoner._roles import Budget, ModelUsage, Session
+from reasoner.errors import BudgetExceeded, ModelError, PlanError
+from reasoner.events import Event
+from reasoner.models import Model
+from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
+from reasoner.planner._prompts import (
+    JOIN_SCHEMA,
+    Example,
+    Observation,
+    answer_messages,
+    join_messages,
+    plan_messages,
+)
+
+if TYPE_CHECKING:
+    from reasoner._runtime import Runtime
+
+__all__ = ["RunResult", "plan_only", "run"]
+
+_PLAN_TOKENS = 768
+_JOIN_TOKENS = 96
+_ANSWER_TOKENS = 384
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What :meth:`Engine.reason` returns.
+
+    Attributes:
+        answer: the answer text, or an instance of ``output=`` when one was given.
+        plans: each plan the planner wrote (one per iteration).
+        outputs: node id -> tool output, for every node that succeeded (all iterations).
+        errors: node id -> error, for nodes that failed or were skipped.
+        usage: model name -> its summed usage over the run.
+        trace: every event of the run, in order (replayable; see ``reasoner.events``).
+    """
+
+    query: str
+    answer: Any
+    plans: list[Plan]
+    outputs: dict[int, Any]
+    errors: dict[int, str]
+    usage: dict[str, ModelUsage]
+    trace: list[Event] = field(repr=False)
+
+    @property
+    def plan(self) -> Plan:
+        """Every node that ran, over all iterations, as one plan."""
+        return Plan(tuple(node for plan in self.plans for node in plan.nodes))
+
+    @property
+    def run_id(self) -> str:
+        return self.trace[0].run_id if self.trace else ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    examples: Sequence[Example] = ()
+    max_nodes: int = 16
+
+
+def _observations(result: ExecutionResult | None) -> list[Observation]:
+    if result is None:
+        return []
+    out = []
+    for node in result.plan.nodes:
+        if node.id in result.outputs:
+            out.append(Observation(node, result.outputs[node.id]))
+        else:
+            out.append(Observation(node, error=result.errors.get(node.id) or f"skipped: {result.skipped.get(node.id)}"))
+    return out
+
+
+async def _plan_stream(
+    session: Session, model: Model, messages: Any, schema: dict[str, Any], parser: PlanStreamParser, plans: list[Plan]
+) -> AsyncIterator[Node]:
+    async for piece in session.deltas("planner", model, messages, schema=schema, max_tokens=_PLAN_TOKENS):
+        for node in parser.feed(piece):
+            session.rec.emit("plan.node", node.id, node=node.to_dict())
+            yield node
+    plan = parser.finish()
+    plans.append(plan)
+    session.rec.emit("plan.completed", nodes=len(plan.nodes), plan=plan.to_dict(), model=model.name)
+
+
+async def _plan_and_execute(
+    session: Session, runtime: Runtime, query: str, config: LoopConfig, previous: ExecutionResult | None, reason: str | None, plans: list[Plan]
+) -> ExecutionResult:
+    first_id = 1 + max((n.id for n in previous.plan.nodes), default=0) if previous else 1
+    schema = plan_schema(runtime.registry, max_nodes=config.max_nodes, first_id=first_id)
+    messages = plan_messages(
+        query, runtime.registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=first_id
+    )
+    known = {n.id: n for n in previous.plan.nodes} if previous else {}
+
+    async def attempt(model: Model) -> ExecutionResult:
+        parser = PlanStreamParser(runtime.registry, previous=known)
+        nodes = _plan_stream(session, model, messages, schema, parser, plans)
+        return await execute(runtime, nodes, session.rec, previous=previous)
+
+    return await session.with_fallback("planner", attempt)
+
+
+async def _join(session: Session, query: str, result: ExecutionResult) -> tuple[str, str]:
+    messages = join_messages(query, _observations(result))
+
+    async def attempt(model: Model) -> dict[str, Any]:
+        text = await session.text("joiner", model, messages, schema=JOIN_SCHEMA, max_tokens=_JOIN_TOKENS)
+        decision: dict[str, Any] = json.loads(text)
+        return decision
+
+    decision = await session.with_fallback("joiner", attempt)
+    action, why = decision["action"], decision.get("reason", "")
+    session.rec.emit("join.decision", action=action, reason=why)
+    return action, why
+
+
+def output_schema(output: Any) -> tuple[TypeAdapter[Any], dict[str, Any]]:
+    """The adapter and strict JSON Schema for ``output=`` (objects closed to extra keys)."""
+    adapter: TypeAdapter[Any] = TypeAdapter(output)
+    schema = adapter.json_schema()
+
+    def close(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                node.setdefault("additionalProperties", False)
+            for value in node.values():
+                close(value)
+        elif isinstance(node, list):
+            for value in node:
+                close(value)
+
+    close(schema)
+    return adapter, schema
+
+
+async def _answer(session: Session, query: str, result: ExecutionResult | None, output: Any) -> Any:
+    observations = _observations(result)
+    adapter, schema = output_schema(output) if output is not None else (None, None)
+    messages = answer_messages(query, observations, structured=schema is not None)
+
+    def on_text(piece: str) -> None:
+        session.rec.emit("answer.delta", text=piece)
+
+    async def attempt(model: Model) -> Any:
+        text = await session.text("answerer", model, messages, schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
+        if adapter is None:
+            return text.strip()
+        try:
+            return adapter.validate_json(text)
+        except ValidationError as exc:
+            raise ModelError(f"answerer model {model.name!r} wrote output that does not fit {output!r}: {exc}") from exc
+
+    answer = await session.with_fallback("answerer", attempt)
+    shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
+    session.rec.emit("answer.completed", answer=shown)
+    return answer
+
+
+async def run(session: Session, runtime: Runtime, query: str, *, output: Any = None, config: LoopConfig) -> RunResult:
+    """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``."""
+    rec = session.rec
+    rec.emit("run.started", query=query, tools=runtime.registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
+    plans: list[Plan] = []
+    result: ExecutionResult | None = None
+    try:
+        with anyio.CancelScope(deadline=anyio.current_time() + session.budget.seconds) as scope:
+            if len(runtime.registry):
+                reason: str | None = None
+                while True:
+                    try:
+                        result = await _plan_and_execute(session, runtime, query, config, result, reason, plans)
+                    except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
+                        action, reason = "replan", f"the last plan was invalid: {exc}"
+                    else:
+                        action, reason = await _join(session, query, result)
+                    if action == "finish":
+                        break
+                    if rec.iteration + 1 >= session.budget.iterations:
+                        raise BudgetExceeded("iterations", session.budget.iterations)
+                    rec.iteration += 1
+            answer = await _answer(session, query, result, output)
+        if scope.cancelled_caught:
+            raise BudgetExceeded("seconds", session.budget.seconds)
+    except Exception as exc:
+        rec.emit("run.failed", error={"type": type(exc).__name__, "message": str(exc)})
+        raise
+    usage = {name: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "seconds": round(u.seconds, 3)} for name, u in session.usage.items()}
+    shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
+    rec.emit("run.completed", answer=shown, usage=usage)
+    return RunResult(
+        query=query,
+        answer=answer,
+        plans=plans,
+        outputs=dict(result.outputs) if result else {},
+        errors={**result.errors, **{k: f"skipped: {v}" for k, v in result.skipped.items()}} if result else {},
+        usage=dict(session.usage),
+        trace=list(rec.events),
+    )
+
+
+async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig) -> Plan:
+    """Ask the planner for a plan without running any tool (``Engine.explain(question)``)."""
+    schema = plan_schema(runtime.registry, max_nodes=config.max_nodes)
+    messages = plan_messages(query, runtime.registry, examples=config.examples)
+
+    async def attempt(model: Model) -> Plan:
+        parser = PlanStreamParser(runtime.registry)
+        text = await session.text("planner", model, messages, schema=schema, max_tokens=_PLAN_TOKENS)
+        parser.feed(text)
+        return parser.finish()
+
+    return await session.with_fallback("planner", attempt)
+

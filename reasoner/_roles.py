@@ -1,0 +1,208 @@
+"""Model roles (planner, joiner, answerer): resolution, fallback and usage accounting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import anyio
+
+from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
+from reasoner.events import Recorder
+from reasoner.models import Delta, GenerateOptions, Message, Model, Usage, validate_output
+
+__all__ = ["Budget", "ModelUsage", "Role", "RoleModels", "RoleSpec", "Session"]
+
+Role = Literal["planner", "joiner", "answerer"]
+RoleSpec = str | Model | Sequence[str | Model]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Limits for one run; reaching one ends the run with :class:`~reasoner.errors.BudgetExceeded`.
+
+    Attributes:
+        iterations: plans at most (the first plan and each replan).
+        tokens: prompt plus completion tokens over every model call.
+        seconds: wall time of the whole run.
+    """
+
+    iterations: int = 3
+    tokens: int = 32_000
+    seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "tokens", "seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise UsageError(f"Budget({name}={value!r}) must be a number > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsage:
+    """Usage of one model over a run (summed over its calls)."""
+
+    model: str
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    forced_tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, usage: Usage, seconds: float) -> ModelUsage:
+        return ModelUsage(
+            self.model,
+            self.calls + 1,
+            self.prompt_tokens + usage.prompt_tokens,
+            self.completion_tokens + usage.completion_tokens,
+            self.forced_tokens + usage.forced_tokens,
+            self.seconds + seconds,
+        )
+
+
+class RoleModels:
+    """Resolves role specs to models: catalog names are loaded once (off the event loop)."""
+
+    def __init__(self, roles: Mapping[Role, RoleSpec], loader: Callable[[str], Model]) -> None:
+        self._specs: dict[Role, list[str | Model]] = {}
+        for role, spec in roles.items():
+            items = [spec] if isinstance(spec, str) or not isinstance(spec, Sequence) else list(spec)
+            if not items:
+                raise UsageError(f"role {role!r} needs at least one model")
+            for item in items:
+                if not isinstance(item, str) and not callable(getattr(item, "stream", None)):
+                    raise UsageError(f"role {role!r}: {item!r} is neither a model name nor a Model")
+            self._specs[role] = items
+        self._loader = loader
+        self._loaded: dict[str, Model] = {}
+        self._lock = anyio.Lock()
+
+    def names(self, role: Role) -> list[str]:
+        return [item if isinstance(item, str) else item.name for item in self._specs[role]]
+
+    async def models(self, role: Role) -> list[Model]:
+        out = []
+        for item in self._specs[role]:
+            if not isinstance(item, str):
+                out.append(item)
+                continue
+            async with self._lock:
+                if item not in self._loaded:
+                    self._loaded[item] = await anyio.to_thread.run_sync(self._loader, item)
+            out.append(self._loaded[item])
+        return out
+
+
+class Session:
+    """The per-run state the loop threads through model calls: budget, usage, events."""
+
+    def __init__(self, recorder: Recorder, budget: Budget, roles: RoleModels, *, call_timeout: float, options: GenerateOptions) -> None:
+        self.rec = recorder
+        self.budget = budget
+        self.roles = roles
+        self.call_timeout = call_timeout
+        self.options = options
+        self.usage: dict[str, ModelUsage] = {}
+        self.tokens = 0
+
+    def options_for(self, max_tokens: int) -> GenerateOptions:
+        left = self.budget.tokens - self.tokens
+        if left <= 0:
+            raise BudgetExceeded("tokens", self.budget.tokens)
+        return GenerateOptions(
+            max_tokens=max(1, min(max_tokens, left)),
+            temperature=self.options.temperature,
+            top_p=self.options.top_p,
+            seed=self.options.seed,
+            grammar_backend=self.options.grammar_backend,
+        )
+
+    def record(self, role: Role, usage: Usage, seconds: float) -> None:
+        entry = self.usage.get(usage.model) or ModelUsage(usage.model)
+        self.usage[usage.model] = entry.add(usage, seconds)
+        self.tokens += usage.prompt_tokens + usage.completion_tokens
+        self.rec.emit(
+            "usage",
+            role=role,
+            model=usage.model,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            forced_tokens=usage.forced_tokens,
+            seconds=round(seconds, 4),
+        )
+        if self.tokens > self.budget.tokens:
+            raise BudgetExceeded("tokens", self.budget.tokens)
+
+    async def deltas(
+        self, role: Role, model: Model, messages: Sequence[Message], *, schema: dict[str, Any] | None, max_tokens: int
+    ) -> AsyncIterator[str]:
+        """Stream one model call's text. The call must produce its next piece within
+        ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
+        when it ends. No cancel scope spans a ``yield``, so callers may consume this from
+        another task's iterator (the executor does, for the planner)."""
+        options = self.options_for(max_tokens)
+        start = time.perf_counter()
+        deadline = start + 4 * self.call_timeout
+        usage: Usage | None = None
+        async with aclosing(model.stream(messages, schema=schema, options=options)) as stream:
+            iterator = stream.__aiter__()
+            while True:
+                wait = min(self.call_timeout, deadline - time.perf_counter())
+                try:
+                    with anyio.fail_after(max(wait, 0.0)):
+                        delta: Delta = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise ModelError(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
+                if delta.usage is not None:
+                    usage = delta.usage
+                if delta.text:
+                    yield delta.text
+        seconds = time.perf_counter() - start
+        self.record(role, usage or Usage(model.name, 0, 0, 0, seconds), seconds)
+
+    async def text(
+        self,
+        role: Role,
+        model: Model,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int,
+        on_text: Callable[[str], None] | None = None,
+    ) -> str:
+        """One model call collected to its text (validated against ``schema`` when given)."""
+        parts = []
+        async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens)) as pieces:
+            async for piece in pieces:
+                parts.append(piece)
+                if on_text is not None:
+                    on_text(piece)
+        text = "".join(parts)
+        if schema is not None:
+            validate_output(text, schema, model=model.name)
+        return text
+
+    async def with_fallback(self, role: Role, attempt: Callable[[Model], Awaitable[T]]) -> T:
+        """Run ``attempt`` with each of the role's models in turn until one succeeds.
+
+        A model that fails (``ModelError``), times out or writes an invalid plan
+        (``PlanError``) hands over to the next, with a ``model.fallback`` event; the last
+        one's error propagates. Budget errors never fall back.
+        """
+        models = await self.roles.models(role)
+        for i, model in enumerate(models):
+            try:
+                return await attempt(model)
+            except (ModelError, PlanError, TimeoutError) as exc:
+                if i + 1 == len(models):
+                    raise
+                self.rec.emit(
+                    "model.fallback", role=role, model=model.name, next=models[i + 1].name, reason=f"{type(exc).__name__}: {exc}"
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
