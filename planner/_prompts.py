@@ -135,8 +135,9 @@ def plan_messages(
     user = f"Question: {query}"
     if observations:
         user += "\n\nResults so far:\n" + format_observations(observations)
-        if replan_reason:
-            user += f"\n\nThe results are not enough: {replan_reason}"
+    if replan_reason:
+        user += f"\n\nPlan again: {replan_reason}"
+    if observations or replan_reason:
         user += f"\n\nWrite the next plan; its first id is {first_id}."
     return [Message("system", system), Message("user", user)]
 

@@ -184,15 +184,18 @@ class Engine:
                 except Exception as exc:  # delivered to the consumer after the run.failed event
                     failure.append(exc)
 
+        closed = False
         async with anyio.create_task_group() as tg:
             tg.start_soon(produce)
             try:
                 with receive:
                     async for event in receive:
                         yield event
+            except GeneratorExit:  # the consumer closed us: cancel the run, end quietly
+                closed = True
             finally:
                 tg.cancel_scope.cancel()
-        if failure:
+        if failure and not closed:
             raise failure[0]
 
     @property

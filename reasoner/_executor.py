@@ -371,6 +371,7 @@ class _Run:
                 validate_node(node, self.nodes, self.rt.registry)
                 self.add(node)
                 self.pump()
+                await checkpoint()  # let the node start before the source produces the next one
         except Exception as exc:
             self.fatal = exc
             self.tg.cancel_scope.cancel()

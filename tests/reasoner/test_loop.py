@@ -1,0 +1,210 @@
+"""The reasoning loop with scripted models: event order, replanning, budgets, fallbacks, cancellation."""
+
+from __future__ import annotations
+
+import json
+from contextlib import aclosing
+
+import anyio
+import pytest
+from pydantic import BaseModel
+
+from reasoner import Budget, BudgetExceeded, Engine, ModelError, load_trace, reason, save_trace, tool
+from reasoner.models import ScriptedModel
+
+FINISH = '{"action":"finish"}'
+CALLS: list[int] = []
+
+
+@tool
+async def double(x: int) -> int:
+    """Double a number.
+
+    Args:
+        x: the number.
+    """
+    CALLS.append(x)
+    await anyio.sleep(0.05)
+    return 2 * x
+
+
+@tool
+async def sleepy(x: int) -> int:
+    """Sleep a long time.
+
+    Args:
+        x: anything.
+    """
+    try:
+        await anyio.sleep(30)
+    except anyio.get_cancelled_exc_class():
+        CALLS.append(-x)
+        raise
+    return x
+
+
+def plan(*nodes: tuple[str, dict[str, object]], first: int = 1) -> str:
+    return json.dumps({"nodes": [{"id": first + i, "tool": t, "args": a} for i, (t, a) in enumerate(nodes)]})
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    CALLS.clear()
+
+
+async def collect(engine: Engine, query: str = "q", **kw: object) -> list[tuple[str, int, int | None]]:
+    return [(e.type, e.iteration, e.node_id) async for e in engine.stream(query, **kw)]  # type: ignore[arg-type]
+
+
+async def test_two_iteration_replan_has_exact_event_order_and_reuses_finished_nodes() -> None:
+    model = ScriptedModel(
+        [
+            plan(("double", {"x": 1})),
+            '{"action":"replan","reason":"need more"}',
+            plan(("double", {"x": {"$ref": 1, "path": ""}}), first=2),
+            FINISH,
+            "4",
+        ]
+    )
+    events = await collect(Engine([double], planner=model))
+    assert events == [
+        ("run.started", 0, None),
+        ("plan.node", 0, 1),
+        ("node.started", 0, 1),
+        ("usage", 0, None),
+        ("plan.completed", 0, None),
+        ("node.completed", 0, 1),
+        ("usage", 0, None),
+        ("join.decision", 0, None),
+        ("plan.node", 1, 2),
+        ("node.started", 1, 2),
+        ("usage", 1, None),
+        ("plan.completed", 1, None),
+        ("node.completed", 1, 2),
+        ("usage", 1, None),
+        ("join.decision", 1, None),
+        ("answer.delta", 1, None),
+        ("usage", 1, None),
+        ("answer.completed", 1, None),
+        ("run.completed", 1, None),
+    ]
+    assert CALLS == [1, 2]  # node 1 ran once; node 2 used its output
+    # the replan prompt showed the planner the result so far and where to continue
+    replan_prompt = model.calls[2].messages[-1].content
+    assert "[1] double" in replan_prompt and "-> 2" in replan_prompt and "first id is 2" in replan_prompt
+
+
+async def test_result_carries_answer_plans_outputs_usage_and_a_replayable_trace(tmp_path: anyio.Path) -> None:
+    model = ScriptedModel([plan(("double", {"x": 3}), ("double", {"x": 4})), FINISH, "6 and 8"])
+    result = await Engine([double], planner=model).reason("double 3 and 4")
+    assert result.answer == "6 and 8"
+    assert result.outputs == {1: 6, 2: 8}
+    assert [n.tool for n in result.plan.nodes] == ["double", "double"]
+    assert result.usage["scripted"].calls == 3
+    path = tmp_path / "trace.jsonl"
+    save_trace(result.trace, path)
+    assert load_trace(path) == result.trace
+
+
+async def test_nodes_start_before_the_planner_finishes() -> None:
+    model = ScriptedModel([plan(("double", {"x": 1}), ("double", {"x": 2}), ("double", {"x": 3})), FINISH, "ok"], token_delay=0.01)
+    types = [t for t, _, _ in await collect(Engine([double], planner=model))]
+    assert types.index("node.started") < types.index("plan.completed")
+
+
+async def test_iteration_budget_ends_the_run_with_budget_exceeded() -> None:
+    replan = '{"action":"replan","reason":"more"}'
+    model = ScriptedModel([plan(("double", {"x": 1})), replan, plan(("double", {"x": 2}), first=2), replan])
+    engine = Engine([double], planner=model, budget=Budget(iterations=2))
+    seen = []
+    with pytest.raises(BudgetExceeded, match="iterations limit of 2"):
+        async for event in engine.stream("q"):
+            seen.append(event)
+    assert seen[-1].type == "run.failed"
+    assert seen[-1].data["error"]["type"] == "BudgetExceeded"
+
+
+async def test_token_budget() -> None:
+    model = ScriptedModel([plan(("double", {"x": 1})), FINISH, "ok"])
+    with pytest.raises(BudgetExceeded, match="tokens"):
+        await Engine([double], planner=model, budget=Budget(tokens=50)).reason("q")
+
+
+async def test_seconds_budget_cancels_running_tools() -> None:
+    model = ScriptedModel([plan(("sleepy", {"x": 7})), FINISH, "ok"])
+    with anyio.fail_after(5):
+        with pytest.raises(BudgetExceeded, match="seconds"):
+            await Engine([sleepy], planner=model, budget=Budget(seconds=0.3)).reason("q")
+    assert CALLS == [-7]
+
+
+async def test_fallback_on_failing_and_on_invalid_models() -> None:
+    broken = ScriptedModel([ModelError("server down")], name="broken")
+    invalid = ScriptedModel(['{"action":"maybe"}'], name="invalid")
+    good = ScriptedModel([plan(("double", {"x": 1})), FINISH, "2"], name="good")
+    engine = Engine([double], planner=[broken, good], joiner=[invalid, good], answerer=good)
+    events = [e async for e in engine.stream("q")]
+    fallbacks = [e.data for e in events if e.type == "model.fallback"]
+    assert [(f["role"], f["model"], f["next"]) for f in fallbacks] == [("planner", "broken", "good"), ("joiner", "invalid", "good")]
+    assert "server down" in fallbacks[0]["reason"]
+    assert "does not match the schema" in fallbacks[1]["reason"]
+    assert events[-1].type == "run.completed" and events[-1].data["answer"] == "2"
+
+
+async def test_last_model_failing_raises_model_error_after_run_failed() -> None:
+    engine = Engine([double], planner=ScriptedModel([ModelError("boom")]))
+    with pytest.raises(ModelError, match="boom"):
+        await engine.reason("q")
+
+
+async def test_invalid_plan_is_shown_to_the_planner_and_replanned() -> None:
+    bad = plan(("double", {"x": {"$ref": 5, "path": ""}}))  # a forward ref: valid JSON, invalid plan
+    model = ScriptedModel([bad, plan(("double", {"x": 2})), FINISH, "4"])
+    result = await Engine([double], planner=model).reason("q")
+    assert result.answer == "4"
+    assert "the last plan was invalid" in model.calls[1].messages[-1].content
+
+
+async def test_cancelling_mid_plan_stops_every_tool() -> None:
+    model = ScriptedModel([plan(("sleepy", {"x": 1}), ("sleepy", {"x": 2}), ("double", {"x": 3})), FINISH, "x"], token_delay=0.02)
+    engine = Engine([sleepy, double], planner=model)
+    started = 0
+    async with aclosing(engine.stream("q")) as events:
+        async for event in events:
+            if event.type == "node.started":
+                started += 1
+            if started == 2:
+                break  # closing the stream cancels the run mid-plan
+    await anyio.sleep(0.05)
+    assert sorted(CALLS) == [-2, -1]  # both sleeping tools saw the cancellation; node 3 never ran
+
+
+class Doubled(BaseModel):
+    value: int
+    note: str
+
+
+async def test_output_model_is_decoded_and_validated() -> None:
+    model = ScriptedModel([plan(("double", {"x": 21})), FINISH, '{"value":42,"note":"doubled"}'])
+    result = await Engine([double], planner=model).reason("q", output=Doubled)
+    assert result.answer == Doubled(value=42, note="doubled")
+    assert model.calls[2].schema is not None and model.calls[2].schema["additionalProperties"] is False
+
+
+async def test_no_tools_answers_directly() -> None:
+    model = ScriptedModel(["hello"])
+    result = await Engine(planner=model).reason("hi")
+    assert result.answer == "hello" and result.plans == []
+
+
+async def test_explain_question_plans_without_running() -> None:
+    model = ScriptedModel([plan(("double", {"x": 1}), ("double", {"x": {"$ref": 1, "path": ""}}))])
+    explanation = await Engine([double], planner=model).explain("double twice")
+    assert [n.id for n in explanation.plan.nodes] == [1, 2]
+    assert explanation.critical_path == [1, 2]
+    assert CALLS == []
+
+
+def test_sync_reason_wrapper() -> None:
+    result = reason("q", tools=[double], planner=ScriptedModel([plan(("double", {"x": 5})), FINISH, "10"]))
+    assert result.answer == "10" and result.outputs == {1: 10}
