@@ -1,0 +1,184 @@
+"""The OpenAI chat-completions wire format for :class:`~reasoner.models.OpenAIModel`:
+the request body, the SSE decoder, what a stream reports, and small pure helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import email.utils
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reasoner.errors import ModelUnavailable, UsageError
+from reasoner.models._protocol import FinishReason, GenerateOptions, Message
+
+__all__ = [
+    "REPAIR_PROMPT",
+    "SCHEMA_PROMPT",
+    "End",
+    "SSEDecoder",
+    "Secret",
+    "Tally",
+    "auth",
+    "chat_body",
+    "retry_after",
+    "schema_prompted",
+    "server_detail",
+    "unfence",
+    "usage_counts",
+]
+
+SCHEMA_PROMPT = (
+    "Reply with exactly one JSON value that matches this JSON Schema and nothing else (no prose, no code fences):\n{schema}"
+)
+REPAIR_PROMPT = "That reply cannot be used: {error}\nReply again with only the corrected JSON value."
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """How one reply ended, and its token counts."""
+
+    finish: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(slots=True)
+class SSEDecoder:
+    """Incremental server-sent-events decoder: feed lines, get each complete event's data."""
+
+    data: list[str] = field(default_factory=list)
+
+    def feed(self, line: str) -> str | None:
+        if not line:
+            event, self.data = ("\n".join(self.data) if self.data else None), []
+            return event
+        name, _, value = line.partition(":")
+        if name == "data":
+            self.data.append(value[1:] if value.startswith(" ") else value)
+        return None  # comments (":...") and event/id/retry fields carry nothing we use
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a stream said so far: finish reason, usage, content pieces."""
+
+    finish: str = "stop"
+    usage: tuple[int, int] | None = None
+    pieces: int = 0
+
+    def add(self, chunk: dict[str, Any]) -> list[str]:
+        texts: list[str] = []
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            text = (choice.get("delta") or {}).get("content")
+            if isinstance(text, str) and text:
+                texts.append(text)
+            self.finish = choice.get("finish_reason") or self.finish
+        self.pieces += len(texts)
+        self.usage = usage_counts(chunk.get("usage")) or self.usage
+        return texts
+
+    def end(self) -> End:
+        prompt_tokens, completion_tokens = self.usage if self.usage is not None else (0, self.pieces)
+        return End("length" if self.finish == "length" else "stop", prompt_tokens, completion_tokens)
+
+
+class Secret:
+    """An API key (or a callable returning one) that never shows in a repr."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | Callable[[], str] | None) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+    def get(self, model: str) -> str | None:
+        if self._value is None or isinstance(self._value, str):
+            return self._value or None
+        try:
+            key = self._value()
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"model {model!r}: the api_key callable raised {type(exc).__name__}; fix the key source"
+            ) from exc
+        if not isinstance(key, str):
+            raise UsageError(f"model {model!r}: the api_key callable must return a str, got {type(key).__name__}")
+        return key or None
+
+
+def chat_body(model: str, msgs: Sequence[Message], opts: GenerateOptions, schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A streaming ``/chat/completions`` request; ``tool`` messages go as ``user`` ones."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user" if m.role == "tool" else m.role, "content": m.content} for m in msgs],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": opts.max_tokens,
+        "temperature": opts.temperature,
+        "top_p": opts.top_p,
+    }
+    if opts.stop:
+        body["stop"] = list(opts.stop)
+    if opts.seed is not None:
+        body["seed"] = opts.seed
+    if schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema, "strict": True}}
+    return body
+
+
+def auth(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def usage_counts(value: Any) -> tuple[int, int] | None:
+    if not isinstance(value, dict):
+        return None
+    return int(value.get("prompt_tokens") or 0), int(value.get("completion_tokens") or 0)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def schema_prompted(msgs: Sequence[Message], schema: dict[str, Any]) -> list[Message]:
+    instruction = SCHEMA_PROMPT.format(schema=json.dumps(schema, separators=(",", ":")))
+    if msgs and msgs[0].role == "system":
+        return [Message("system", f"{msgs[0].content}\n\n{instruction}"), *msgs[1:]]
+    return [Message("system", instruction), *msgs]
+
+
+def unfence(text: str) -> str:
+    """A prompted reply without the Markdown code fence models like to wrap JSON in."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rstrip()
+        stripped = stripped[:-3] if stripped.endswith("```") else stripped
+    return stripped.strip()
+
+
+def server_detail(text: str, key: str | None = None) -> str:
+    """Server text fit for a message: the error's message when it is JSON, short, no key."""
+    text = text.replace(key, "<api key>") if key else text  # before cutting: no partial key either
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        error = json.loads(text)
+        error = error.get("error", error) if isinstance(error, dict) else error
+        text = str(error.get("message") or error.get("detail") or text) if isinstance(error, dict) else str(error)
+    return " ".join(text.split())[:300] or "(empty body)"
