@@ -1,0 +1,172 @@
+"""Runs behind the HTTP API: admission (a concurrency gate), the event pump, finished traces, summaries."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from anyio.streams.memory import MemoryObjectSendStream
+
+from reasoner._server_errors import HTTPProblem
+from reasoner.errors import ReasonerError
+from reasoner.events import Event
+
+if TYPE_CHECKING:
+    from reasoner._engine import Engine
+    from reasoner._roles import Budget
+
+__all__ = ["RunGate", "RunSpec", "Status", "StoredRun", "TraceStore", "pump", "summarize"]
+
+logger = logging.getLogger("reasoner.server")
+
+Status = Literal["completed", "failed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One run as a request asked for it (already validated)."""
+
+    query: str
+    output: Any = None
+    budget: Budget | None = None
+    tools: tuple[str, ...] | None = None
+
+
+class RunGate:
+    """At most ``limit`` runs at once; one more is refused with 429 and ``Retry-After``.
+
+    Used from the event loop only: the check and the count happen with no await between.
+    """
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.active = 0
+
+    def acquire(self) -> None:
+        if self.active >= self.limit:
+            raise HTTPProblem(
+                429,
+                f"the server is running its limit of {self.limit} concurrent runs; retry after {self.retry_after_s} s",
+                code="too_many_concurrent_runs",
+                headers={"Retry-After": str(self.retry_after_s)},
+            )
+        self.active += 1
+
+    def release(self) -> None:
+        self.active -= 1
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    events: tuple[Event, ...]
+    status: Status
+
+
+class TraceStore:
+    """The events of the last ``max_runs`` finished runs (oldest dropped first), for replay."""
+
+    def __init__(self, max_runs: int) -> None:
+        self.max_runs = max_runs
+        self._runs: OrderedDict[str, StoredRun] = OrderedDict()
+
+    def put(self, run_id: str, events: Sequence[Event], status: Status) -> None:
+        if self.max_runs <= 0:
+            return
+        self._runs[run_id] = StoredRun(tuple(events), status)
+        self._runs.move_to_end(run_id)
+        while len(self._runs) > self.max_runs:
+            self._runs.popitem(last=False)
+
+    def get(self, run_id: str) -> StoredRun | None:
+        return self._runs.get(run_id)
+
+
+def status_of(events: Sequence[Event]) -> Status:
+    last = events[-1].type if events else None
+    return "completed" if last == "run.completed" else "failed" if last == "run.failed" else "cancelled"
+
+
+def _error_of(exc: BaseException, run_id: str) -> dict[str, str]:
+    if isinstance(exc, ReasonerError | TimeoutError):
+        return {"type": type(exc).__name__, "message": str(exc)}
+    # not one of ours: a bug or a tool's own exception escaping; keep its details in the log
+    logger.error("run %s failed with an unexpected error", run_id, exc_info=exc)
+    return {"type": "InternalError", "message": f"internal error in run {run_id}; the server log has the details"}
+
+
+async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event], store: TraceStore | None) -> None:
+    """Run ``spec`` on ``engine`` and send every event to ``out`` (closed at the end).
+
+    The last event is always ``run.completed`` or ``run.failed``: a failure the engine did
+    not report (one raised before ``run.started``) gets a ``run.failed`` made here, and an
+    unexpected error's message is replaced by a generic one (no internals in responses).
+    On cancellation (the client left) nothing more is sent. The trace goes to ``store``.
+    """
+    events: list[Event] = []
+    held: Event | None = None
+    try:
+        async with out:
+            try:
+                kwargs: dict[str, Any] = {"output": spec.output, "budget": spec.budget}
+                if spec.tools is not None:
+                    kwargs["tools"] = list(spec.tools)
+                async with aclosing(engine.stream(spec.query, **kwargs)) as stream:
+                    async for event in stream:
+                        events.append(event)
+                        if event.type == "run.failed":
+                            held = event  # sent once the exception says whether its message may be shown
+                            continue
+                        await out.send(event)
+                if held is not None:
+                    await out.send(held)
+            except Exception as exc:
+                run_id = events[0].run_id if events else uuid.uuid4().hex[:12]
+                error = _error_of(exc, run_id)
+                if held is not None:
+                    failed = dataclasses.replace(held, data={**held.data, "error": error})
+                    events[-1] = failed
+                else:
+                    seq = events[-1].seq + 1 if events else 0
+                    iteration = events[-1].iteration if events else 0
+                    failed = Event("run.failed", run_id, seq, time.time(), iteration, None, {"error": error})
+                    events.append(failed)
+                await out.send(failed)
+    finally:
+        if store is not None and events:
+            store.put(events[0].run_id, events, status_of(events))
+
+
+def summarize(events: Sequence[Event]) -> dict[str, Any]:
+    """The one-JSON result of a finished run, built from its events."""
+    plans: list[Any] = []
+    outputs: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for e in events:
+        if e.type == "plan.completed":
+            plans.append(e.data.get("plan"))
+        elif e.type == "node.completed" and e.node_id is not None:
+            outputs[str(e.node_id)] = e.data.get("output")
+        elif e.type == "node.failed" and e.node_id is not None:
+            err = e.data.get("error")
+            errors[str(e.node_id)] = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+        elif e.type == "node.skipped" and e.node_id is not None:
+            errors[str(e.node_id)] = f"skipped: {e.data.get('reason')}"
+    last = events[-1] if events else None
+    return {
+        "run_id": events[0].run_id if events else None,
+        "status": status_of(events),
+        "answer": last.data.get("answer") if last is not None and last.type == "run.completed" else None,
+        "plans": plans,
+        "outputs": outputs,
+        "errors": errors,
+        "usage": last.data.get("usage", {}) if last is not None and last.type == "run.completed" else {},
+        "iterations": (last.iteration + 1) if last is not None else 0,
+    }

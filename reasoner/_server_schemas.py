@@ -1,0 +1,164 @@
+"""Request bodies of the HTTP API (pydantic, ``extra="forbid"``) and the raw-JSON-Schema output type.
+
+``/v1/reason`` takes :class:`ReasonRequest`; ``/v1/chat/completions`` takes
+:class:`ChatRequest`, OpenAI's request with the sampling knobs accepted and ignored (each
+role model has its own generation options) and one extension, ``reasoner``
+(:class:`ReasonerOptions`: a tool subset and a budget), which the ``openai`` SDK sends
+with ``extra_body={"reasoner": {...}}``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+
+from reasoner.grammars import validate_instance
+from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
+
+__all__ = [
+    "BudgetIn",
+    "ChatMessage",
+    "ChatRequest",
+    "JSONSchemaFormat",
+    "ReasonRequest",
+    "ReasonerOptions",
+    "ResponseFormat",
+    "StreamOptions",
+    "TextPart",
+    "output_type",
+    "schema_problem",
+]
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class BudgetIn(BaseModel):
+    """Per-request limits; a field left out keeps the engine's default."""
+
+    model_config = _STRICT
+    iterations: int | None = Field(None, ge=1, description="plans at most (the first plan and each replan)")
+    tokens: int | None = Field(None, ge=1, description="prompt plus completion tokens over every model call")
+    seconds: float | None = Field(None, gt=0, description="wall time of the whole run")
+
+
+class ReasonRequest(BaseModel):
+    """``POST /v1/reason``."""
+
+    model_config = _STRICT
+    query: str = Field(min_length=1, description="the question")
+    tools: list[str] | None = Field(None, description="names of registered tools the run may use (default: all)")
+    output_schema: dict[str, Any] | None = Field(
+        None, description="JSON Schema (Draft 2020-12) the answer must match; the answer is then JSON"
+    )
+    budget: BudgetIn | None = None
+    stream: bool = Field(False, description="Server-Sent Events instead of one JSON result")
+
+
+class TextPart(BaseModel):
+    model_config = _STRICT
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    model_config = _STRICT
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart]
+    name: str | None = None
+
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+
+class JSONSchemaFormat(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    json_schema: dict[str, Any] = Field(alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(BaseModel):
+    model_config = _STRICT
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JSONSchemaFormat | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = _STRICT
+    include_usage: bool = False
+    include_obfuscation: bool | None = None
+
+
+class ReasonerOptions(BaseModel):
+    """The ``reasoner`` request extension of ``/v1/chat/completions``."""
+
+    model_config = _STRICT
+    tools: list[str] | None = Field(None, description="names of registered tools the run may use (default: all)")
+    budget: BudgetIn | None = None
+
+
+class ChatRequest(BaseModel):
+    """``POST /v1/chat/completions``: the query is the last user message (earlier turns become context)."""
+
+    model_config = _STRICT
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    response_format: ResponseFormat | None = None
+    n: Literal[1] | None = None
+    # accepted for compatibility and ignored: each role model has its own generation options
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    reasoner: ReasonerOptions | None = None
+
+
+def schema_problem(schema: dict[str, Any]) -> str | None:
+    """Why ``schema`` cannot be an answer schema (``None`` when it can)."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        return f"not a valid JSON Schema (Draft 2020-12): {exc.message} at '#/{where}'; fix the schema"
+    try:
+        _inlined(schema)
+    except RecursiveSchema as exc:
+        return f"definition {exc.name!r} refers to itself; a recursive schema cannot be decoded under a grammar: unroll it to a fixed depth"
+    except KeyError as exc:
+        return f"$ref {exc.args[0]!r} points nowhere; only local refs (#/$defs/Name) are supported"
+    return None
+
+
+def output_type(schema: dict[str, Any]) -> Any:
+    """A type for the loop's ``output=`` whose JSON Schema is ``schema``; answers validate with jsonschema.
+
+    Local ``$ref``s are inlined first, because pydantic re-resolves references in a schema
+    it did not build (recursive schemas are refused by :func:`schema_problem`). The answer
+    is the plain JSON value (dict, list, str, ...).
+    """
+    inlined = _inlined(schema)
+
+    def check(value: Any) -> Any:
+        return validate_instance(value, schema)
+
+    return Annotated[Any, WithJsonSchema(inlined), AfterValidator(check)]
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    body = {k: v for k, v in copy.deepcopy(schema).items() if k not in ("$defs", "definitions")}
+    return inline_refs(body, defs)
