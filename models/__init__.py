@@ -9,12 +9,18 @@
   local folder. The embedded model's cache lives under :func:`reasoner_home`
   (``$REASONER_HOME``, default ``~/.cache/reasoner``); :func:`ensure_smollm2` builds it.
 - :class:`ScriptedModel`: a public test double replaying scripted replies.
+- :class:`OpenAIModel`: any OpenAI-compatible server over httpx (streaming, json_schema
+  or prompted output with validation and repair, retries, timeouts).
+- :class:`Catalog`: named models (:class:`ModelEntry`) and each role's ordered models,
+  from a TOML file (``Catalog.load``).
 """
 
 from __future__ import annotations
 
 from reasoner.models._catalog import catalog_names as catalog_names
 from reasoner.models._catalog import load_model as load_model
+from reasoner.models._config import Catalog as Catalog
+from reasoner.models._config import ModelEntry as ModelEntry
 from reasoner.models._embedded import SMOLLM2_NAME as SMOLLM2_NAME
 from reasoner.models._embedded import ensure_smollm2 as ensure_smollm2
 from reasoner.models._embedded import load_smollm2 as load_smollm2
@@ -31,16 +37,20 @@ from reasoner.models._protocol import Usage as Usage
 from reasoner.models._protocol import as_messages as as_messages
 from reasoner.models._protocol import complete as complete
 from reasoner.models._protocol import validate_output as validate_output
+from reasoner.models._remote import OpenAIModel as OpenAIModel
 from reasoner.models._scripted import ScriptedCall as ScriptedCall
 from reasoner.models._scripted import ScriptedModel as ScriptedModel
 
 __all__ = [
+    "Catalog",
     "Completion",
     "Delta",
     "FinishReason",
     "GenerateOptions",
     "Message",
     "Model",
+    "ModelEntry",
+    "OpenAIModel",
     "SMOLLM2_NAME",
     "ScriptedCall",
     "ScriptedModel",

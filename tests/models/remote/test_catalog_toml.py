@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from reasoner.errors import ConfigError, UsageError
-from reasoner.models._config import Catalog, ModelEntry
-from reasoner.models._remote import OpenAIModel
+from reasoner.models import Catalog, ModelEntry, OpenAIModel
 
 EXAMPLE = """
 [models.fast]

@@ -11,8 +11,7 @@ import anyio
 import pytest
 
 from reasoner.errors import ModelError, ModelUnavailable
-from reasoner.models import Message, complete
-from reasoner.models._remote import OpenAIModel
+from reasoner.models import Message, OpenAIModel, complete
 
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": False}
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from reasoner.errors import ModelError
-from reasoner.models import Message, complete
-from reasoner.models._remote import OpenAIModel
+from reasoner.models import Message, OpenAIModel, complete
 
 SCHEMA = {
     "type": "object",

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from reasoner.errors import ModelError, ModelUnavailable
-from reasoner.models import complete
-from reasoner.models._config import Catalog
-from reasoner.models._remote import OpenAIModel
+from reasoner.models import Catalog, OpenAIModel, complete
 
 KEY = "sk-live-5ecr3t-DO-NOT-LEAK-0123456789"
 

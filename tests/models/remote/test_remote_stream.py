@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from reasoner.errors import UsageError
-from reasoner.models import GenerateOptions, Message, Model, complete
-from reasoner.models._remote import OpenAIModel
+from reasoner.models import GenerateOptions, Message, Model, OpenAIModel, complete
 
 
 def _model(server: Any, **kwargs: Any) -> OpenAIModel:
