@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from reasoner.errors import UsageError
 
 if TYPE_CHECKING:
     from reasoner.models import Model
 
-__all__ = ["CliError", "Command", "Context", "debug_flag", "jsonable", "split_names"]
+__all__ = ["CliError", "Command", "Context", "debug_flag", "split_names"]
 
 
 class CliError(UsageError):
@@ -69,10 +69,3 @@ def debug_flag(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=False if top else argparse.SUPPRESS,
         help="show the full traceback of an error instead of one line and a hint",
     )
-
-
-def jsonable(value: Any) -> Any:
-    """A value as JSON data (pydantic models and dataclasses included)."""
-    from pydantic_core import to_jsonable_python
-
-    return to_jsonable_python(value, fallback=str)

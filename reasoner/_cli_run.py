@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from reasoner._cli_common import CliError, Command, Context, debug_flag, split_names
 from reasoner._cli_load import add_tool_options, build_registry, load_output
+from reasoner.errors import ToolError
 
 if TYPE_CHECKING:
     from reasoner._cli_view import View
@@ -103,6 +104,10 @@ def _approve_all(node: Any, spec: Any) -> bool:
     return True
 
 
+def _refuse(node: Any, spec: Any) -> bool:
+    raise ToolError(f"tool {spec.name!r} requires approval: rerun with --yes (-y) to approve its calls", tool=spec.name, node_id=node.id)
+
+
 async def _consume(stream: AsyncIterator[Event], view: View, events: list[Event]) -> None:
     async with aclosing(stream):  # type: ignore[type-var]
         async for event in stream:
@@ -132,8 +137,7 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         "answerer": _role(args.answerer, ctx.models),
         "budget": budget,
     }
-    if args.yes:
-        engine_kwargs["approve"] = _approve_all
+    engine_kwargs["approve"] = _approve_all if args.yes else _refuse
     engine = Engine(**engine_kwargs)
 
     events: list[Event] = []

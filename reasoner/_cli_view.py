@@ -151,7 +151,8 @@ class PlainView:
             sample = "  [sample data]" if is_sample_data(node.output) else ""
             self._line(f"done      {head} {node.duration or 0.0:.2f} s{cached} -> {preview(node.output, 100, '...')}{sample}")
         elif kind == "node.failed":
-            self._line(f"failed    {head} after {node.attempts} attempt(s): {node.error}")
+            tries = f" after {node.attempts} attempt(s)" if node.attempts else ""
+            self._line(f"failed    {head}{tries}: {node.error}")
         elif kind == "node.retrying":
             self._line(f"retrying  {head}: {node.note}")
         elif kind == "node.skipped":

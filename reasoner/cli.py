@@ -90,7 +90,7 @@ def hint_for(exc: BaseException, command: str | None) -> str:
     if isinstance(exc, ToolError):
         return "check the tool's arguments and implementation (--debug shows the traceback)"
     if isinstance(exc, ConfigError):
-        return "check the model names and files given on the command line"
+        return "check the model names (--planner/--joiner/--answerer) and the files given on the command line"
     if isinstance(exc, UsageError):
         return f"see reasoner {command or ''} --help".replace("  ", " ")
     if isinstance(exc, TimeoutError):

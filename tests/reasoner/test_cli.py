@@ -25,8 +25,8 @@ PLAN = json.dumps(
     },
     separators=(",", ":"),
 )
-FINISH = '{"action":"finish","reason":"both prices are known"}'
-ANSWER = "MSFT closed at 423.5 and AAPL at 242.8 (sample data)."
+FINISH = '{"action":"finish"}'
+ANSWER = "MSFT closed at 413.62 and AAPL at 242.65 (sample data)."
 DEMO = ["search", "stock_price", "chart", "calculator", "convert_units"]
 
 
@@ -95,7 +95,7 @@ def test_run_plain_shows_plan_calls_answer_and_summary(capsys: pytest.CaptureFix
     assert 'plan      #1 stock_price(ticker="MSFT")' in out
     assert "start     #2 stock_price" in out
     done = [line for line in out.splitlines() if line.startswith("done      #1 stock_price")]
-    assert len(done) == 1 and "[sample data]" in done[0] and "423.5" in done[0]
+    assert len(done) == 1 and "[sample data]" in done[0] and "close: 413.62" in done[0]
     assert f"answer:\n{ANSWER}\n" in out
     summary = out[out.index("summary") :]
     assert "wall time" in summary and "tool time" in summary and "2 call(s)" in summary
@@ -145,6 +145,30 @@ def test_roles_take_fallback_lists(capsys: pytest.CaptureFixture[str]) -> None:
     assert "models:   planner scripted, joiner scripted, answerer broken/scripted" in out
 
 
+def test_yes_approves_tools_that_require_approval(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    write_module(
+        tmp_path,
+        "risky",
+        """
+        from reasoner import tool
+
+        @tool(requires_approval=True)
+        def delete(path: str) -> str:
+            \"\"\"Delete a file.\"\"\"
+            return "deleted " + path
+        """,
+    )
+    plan = '{"nodes":[{"id":1,"tool":"delete","args":{"path":"x"}}]}'
+    argv = ["run", "Delete x", "--no-demo", "--tools", "risky:delete", "--planner", "scripted"]
+    code, out, err = cli(capsys, *argv, models=scripted(plan, FINISH, "Not deleted."))
+    assert code == 0, err
+    assert "failed    #1 delete: ToolError: tool 'delete' requires approval: rerun with --yes (-y)" in out
+    assert "done      #1" not in out
+    code, out, err = cli(capsys, *argv, "--yes", models=scripted(plan, FINISH, "Deleted."))
+    assert code == 0, err
+    assert 'done      #1 delete' in out and '-> "deleted x"' in out
+
+
 def test_output_schema_file_makes_the_answer_structured(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     schema = {
         "title": "Comparison",
@@ -181,7 +205,7 @@ def test_output_pydantic_model_and_a_nonconforming_answer(capsys: pytest.Capture
     models = scripted(PLAN, FINISH, '{"winner":"MSFT","margin":180.7}')
     code, out, err = cli(capsys, "run", "Who won?", "--planner", "scripted", "--output", "shapes:Verdict", models=models)
     assert code == 0, err
-    assert '"winner": "MSFT"' in out and '"margin": 180.7' in out
+    assert 'answer:\n{"winner":"MSFT","margin":180.7}\n' in out
     # a scripted answer that does not fit the schema is a model error: one line, a hint, exit 1
     models = scripted(PLAN, FINISH, '{"winner":"MSFT"}')
     code, _, err = cli(capsys, "run", "Who won?", "--planner", "scripted", "--output", "shapes:Verdict", models=models)
