@@ -346,8 +346,9 @@ class OpenAIModel:
                     yield text
                 yield end
                 return
-            async for item in self._events(response, key):
-                yield item
+            async with contextlib.aclosing(self._events(response, key)) as events:
+                async for item in events:
+                    yield item
         finally:
             with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
                 await response.aclose()
@@ -413,7 +414,11 @@ class OpenAIModel:
             raise _Transient(
                 f"{self._where}: HTTP {status}: {detail}", retry_after=retry_after(response.headers.get("retry-after"))
             )
-        if structured and status in (400, 422) and ("response_format" in body or "json_schema" in body):
+        if (
+            structured
+            and status in (400, 422)
+            and any(w in body.lower() for w in ("response_format", "json_schema", "response format"))
+        ):
             raise _Rejected(f"{self._where}: HTTP {status}: {detail}")
         if status in (401, 403):
             raise ModelUnavailable(

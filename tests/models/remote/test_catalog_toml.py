@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from reasoner.errors import ConfigError, UsageError
-from reasoner.models import Catalog, ModelEntry, OpenAIModel
+from reasoner.errors import ConfigError, ModelUnavailable, UsageError
+from reasoner.models import Catalog, ModelEntry, OpenAIModel, complete
 
 EXAMPLE = """
 [models.fast]
@@ -247,3 +247,17 @@ def test_a_local_entry_loads_the_folder_under_the_entry_name(tmp_path: Path) -> 
     model = catalog.model("tiny")
     assert isinstance(model, TransformersModel) and model.name == "tiny"
     assert catalog.model("tiny") is model
+
+
+async def test_a_failing_model_raises_and_nothing_falls_back_on_its_own(server: Any, tmp_path: Path) -> None:
+    # fallback across a role's models is the reasoning loop's job (it emits model.fallback)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = f'[models.down]\nurl = "http://127.0.0.1:{port}/v1"\nmodel = "m"\nmax_retries = 0\nconnect_timeout = 0.5\n'
+    text += f'[models.up]\nurl = "{server.url}"\nmodel = "qwen3-8b"\n[roles]\nplanner = ["down", "up"]\n'
+    catalog = Catalog.load(_write(tmp_path, text), env={})
+    first = catalog.model(catalog.role("planner")[0])
+    with pytest.raises(ModelUnavailable, match="model 'down'"):
+        await complete(first, "plan this")
+    assert server.requests == []  # the next model in the role was not asked

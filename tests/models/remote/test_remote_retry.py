@@ -113,3 +113,17 @@ async def test_an_error_event_mid_stream_is_a_model_error_quoting_the_server(ser
     server.script(server.Reply("aaabbb", error_after=1))
     with pytest.raises(ModelError, match="reported an error mid-stream: engine died"):
         await complete(_model(server), "hi")
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from reasoner.models._remote_wire import retry_after
+
+    assert retry_after("1.5") == 1.5
+    assert retry_after("-3") == 0.0
+    assert retry_after(format_datetime(datetime.now(UTC) - timedelta(seconds=30), usegmt=True)) == 0.0
+    ahead = retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True))
+    assert ahead is not None and 25 < ahead <= 30
+    assert retry_after("soon") is None and retry_after(None) is None
