@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag, split_names
+from reasoner._cli_common import CliError, Command, Context, debug_flag
 from reasoner._cli_load import add_tool_options, build_registry, load_output
+from reasoner._cli_roles import DEFAULT_PLANNER, resolve_roles
 from reasoner.errors import ToolError
 
 if TYPE_CHECKING:
     from reasoner._cli_view import View
     from reasoner.events import Event
-    from reasoner.models import Model
 
-__all__ = ["DEFAULT_PLANNER", "RUN"]
-
-DEFAULT_PLANNER = "smollm2-135m"
+__all__ = ["RUN"]
 
 
 def _positive_int(text: str) -> int:
@@ -45,10 +43,19 @@ def _positive_float(text: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", help='the question, e.g. "Compare MSFT and AAPL closing prices"; - reads it from stdin')
-    models = parser.add_argument_group("models (a catalog name or a local model folder; repeat or comma-separate for fallbacks)")
-    models.add_argument("--planner", action="append", metavar="NAME", help=f"the planner model (default: {DEFAULT_PLANNER})")
-    models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner model (default: the planner's)")
-    models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer model (default: the planner's)")
+    models = parser.add_argument_group(
+        "models",
+        "A model is a catalog name, a local transformers folder, or a model of the config file; "
+        "repeat an option or comma-separate names for fallbacks, tried in order.",
+    )
+    models.add_argument("--planner", action="append", metavar="NAME", help=f"the planner (default: the config file's, else {DEFAULT_PLANNER})")
+    models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner (default: the config file's, else the planner)")
+    models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer (default: the config file's, else the planner)")
+    models.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the model catalog, a TOML file (default: $REASONER_CONFIG, ./reasoner.toml, then <reasoner home>/config.toml)",
+    )
     budget = parser.add_argument_group("budget")
     budget.add_argument("--max-iterations", type=_positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
     budget.add_argument("--max-tokens", type=_positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
@@ -74,11 +81,6 @@ def _question(text: str) -> str:
     if not text:
         raise CliError("the question is empty", 'pass it as an argument (reasoner run "your question") or on stdin with -')
     return text
-
-
-def _role(values: list[str] | None, models: Mapping[str, Model]) -> list[str | Model] | None:
-    names = split_names(values)
-    return [models.get(name, name) for name in names] or None
 
 
 def _view(args: argparse.Namespace, ctx: Context) -> View:
@@ -130,15 +132,16 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
 
     limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
     budget = Budget(**{k: v for k, v in limits.items() if v is not None})
-    engine_kwargs: dict[str, Any] = {
-        "tools": registry,
-        "planner": _role(args.planner, ctx.models) or [ctx.models.get(DEFAULT_PLANNER, DEFAULT_PLANNER)],
-        "joiner": _role(args.joiner, ctx.models),
-        "answerer": _role(args.answerer, ctx.models),
-        "budget": budget,
-    }
-    engine_kwargs["approve"] = _approve_all if args.yes else _refuse
-    engine = Engine(**engine_kwargs)
+    roles = resolve_roles(args, ctx.env, ctx.models)
+    engine = Engine(
+        tools=registry,
+        planner=roles.planner,
+        joiner=roles.joiner,
+        answerer=roles.answerer,
+        catalog=roles.catalog,
+        budget=budget,
+        approve=_approve_all if args.yes else _refuse,
+    )
 
     events: list[Event] = []
     view = _view(args, ctx)

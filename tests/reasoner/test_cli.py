@@ -36,6 +36,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.setenv("REASONER_CHART_DIR", str(tmp_path / "charts"))
+    monkeypatch.setenv("REASONER_HOME", str(tmp_path / "home"))  # no user config.toml
+    monkeypatch.delenv("REASONER_CONFIG", raising=False)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str, models: dict[str, Any] | None = None) -> tuple[int, str, str]:
@@ -143,6 +145,34 @@ def test_roles_take_fallback_lists(capsys: pytest.CaptureFixture[str]) -> None:
     assert "fallback  answerer: broken failed, trying scripted" in out
     assert f"answer:\n{ANSWER}\n" in out
     assert "models:   planner scripted, joiner scripted, answerer broken/scripted" in out
+
+
+def test_roles_come_from_the_config_file_unless_given(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "reasoner.toml").write_text(
+        '[models.tiny]\nbuiltin = "smollm2-135m"\n[models.wordy]\nbuiltin = "smollm2-135m"\n'
+        '[roles]\nplanner = "tiny"\njoiner = "tiny"\nanswerer = ["wordy", "tiny"]\n'
+    )
+    models = {"tiny": ScriptedModel([PLAN, FINISH], name="tiny"), "wordy": ScriptedModel([ANSWER], name="wordy")}
+    code, out, err = cli(capsys, "run", "Compare", "--json", models=models)
+    assert code == 0, err
+    first = json.loads(out.splitlines()[0])
+    assert first["data"]["roles"] == {"planner": ["tiny"], "joiner": ["tiny"], "answerer": ["wordy", "tiny"]}
+    # the command line wins over the file, and --config names another file
+    (tmp_path / "other.toml").write_text('[models.solo]\nbuiltin = "smollm2-135m"\n')
+    models = {"solo": ScriptedModel([PLAN, FINISH, ANSWER], name="solo")}
+    code, out, err = cli(capsys, "run", "Compare", "--config", "other.toml", "--planner", "solo", "--joiner", "solo", "--answerer", "solo", "--json", models=models)
+    assert code == 0, err
+    assert json.loads(out.splitlines()[0])["data"]["roles"]["answerer"] == ["solo"]
+    code, out, err = cli(capsys, "run", "Compare", "--planner", "nosuch")
+    assert_one_error(code, err, "unknown model 'nosuch'", "[models.nosuch]")
+    code, out, err = cli(capsys, "run", "Compare", "--config", "missing.toml")
+    assert_one_error(code, err, "missing.toml does not exist")
+
+
+def test_unknown_model_fails_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", "Compare", "--planner", "smollm2-135m", "--answerer", "smolm2")
+    assert_one_error(code, err, "--answerer: unknown model 'smolm2'", "smollm2-135m")
+    assert out == ""
 
 
 def test_yes_approves_tools_that_require_approval(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
