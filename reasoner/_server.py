@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hmac
 import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -42,16 +40,40 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reasoner import __version__
 from reasoner._roles import Budget
-from reasoner._server_errors import HTTPProblem, from_validation_error, problem_response
-from reasoner._server_openai import ChatStream, chat_completion, chat_query, failure_problem, models_list
+from reasoner._server_checks import BearerAuth, check_budget, check_output, check_query, check_tools, read_body
+from reasoner._server_errors import HTTPProblem, problem_response
+from reasoner._server_openai import (
+    ChatStream,
+    chat_completion,
+    chat_query,
+    failure_problem,
+    models_list,
+)
 from reasoner._server_openapi import openapi_document
-from reasoner._server_runs import RunGate, RunSpec, Status, TraceStore, pump, status_of, summarize
-from reasoner._server_schemas import BudgetIn, ChatRequest, ReasonRequest, output_type, schema_problem
-from reasoner._server_sse import CollectedRun, StreamedRun, event_frame, frame, to_json
+from reasoner._server_runs import (
+    RunGate,
+    RunSpec,
+    Status,
+    TraceStore,
+    pump,
+    status_of,
+    summarize,
+)
+from reasoner._server_schemas import (
+    ChatRequest,
+    ReasonRequest,
+)
+from reasoner._server_sse import (
+    CollectedRun,
+    RunTask,
+    StreamedRun,
+    event_frame,
+    frame,
+    to_json,
+)
 from reasoner.errors import UsageError
 from reasoner.events import Event
 
@@ -63,7 +85,6 @@ if TYPE_CHECKING:
 __all__ = ["ServerConfig", "add_serve_arguments", "create_app", "serve_main"]
 
 logger = logging.getLogger("reasoner.server")
-M = TypeVar("M", bound=BaseModel)
 _PUBLIC = frozenset({"/healthz", "/openapi.json"})
 
 
@@ -129,100 +150,6 @@ class _Engines:
         return "tools" in inspect.signature(self.probe.stream).parameters
 
 
-# -- request checks --------------------------------------------------------------------
-
-
-async def _read(request: Request, model: type[M], limit: int) -> M:
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise HTTPProblem(413, f"the request body has {int(length)} bytes; this server takes at most {limit}", code="body_too_large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPProblem(413, f"the request body is over this server's limit of {limit} bytes", code="body_too_large")
-    try:
-        return model.model_validate_json(bytes(body))
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
-
-
-def _check_query(query: str, limit: int, param: str) -> None:
-    if len(query) > limit:
-        raise HTTPProblem(413, f"the query has {len(query)} characters; this server takes at most {limit}", param=param, code="query_too_long")
-
-
-def _check_tools(names: list[str] | None, engines: _Engines, param: str) -> tuple[str, ...] | None:
-    if names is None:
-        return None
-    known = engines.tool_names()
-    for name in names:
-        if name not in known:
-            have = ", ".join(known) if known else "no tools"
-            raise HTTPProblem(422, f"unknown tool {name!r}; this server has {have} (GET /v1/tools lists them)", param=param, code="unknown_tool")
-    if not engines.can_limit_tools():
-        raise HTTPProblem(
-            422, f"this engine cannot limit a run to some of its tools (its stream() takes no tools=); leave {param} out", param=param, code="unsupported"
-        )
-    return tuple(dict.fromkeys(names))
-
-
-def _budget(given: BudgetIn | None, cap: Budget | None, param: str) -> Budget | None:
-    if given is None:
-        return None
-    values = {k: v for k, v in given.model_dump().items() if v is not None}
-    if cap is not None:
-        for name, value in values.items():
-            if value > getattr(cap, name):
-                raise HTTPProblem(
-                    422, f"{param}.{name}={value:g} is over this server's limit of {getattr(cap, name):g}", param=f"{param}.{name}", code="budget_too_large"
-                )
-    # fields left out keep the server's cap (which `reasoner serve` makes the engine's default too)
-    return dataclasses.replace(cap or Budget(), **values)
-
-
-def _output(schema: dict[str, Any] | None, param: str) -> Any:
-    if schema is None:
-        return None
-    problem = schema_problem(schema)
-    if problem is not None:
-        raise HTTPProblem(422, f"{param}: {problem}", param=param, code="invalid_schema")
-    return output_type(schema)
-
-
-# -- auth ------------------------------------------------------------------------------
-
-
-class _BearerAuth:
-    """401 unless ``Authorization: Bearer <key>`` matches a configured key (constant-time)."""
-
-    def __init__(self, app: ASGIApp, keys: Sequence[str]) -> None:
-        self.app = app
-        self.keys = [k.encode() for k in keys]
-
-    def _allowed(self, given: bytes) -> bool:
-        ok = False
-        for key in self.keys:  # every key is compared, so timing does not say which one matched
-            ok |= hmac.compare_digest(given, key)
-        return ok
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in _PUBLIC:
-            await self.app(scope, receive, send)
-            return
-        header = dict(scope["headers"]).get(b"authorization", b"")
-        scheme, _, token = header.partition(b" ")
-        if not header:
-            problem = HTTPProblem(401, "missing API key: send the header Authorization: Bearer <key>", code="missing_api_key")
-        elif scheme.lower() != b"bearer" or not self._allowed(token.strip()):
-            problem = HTTPProblem(401, "invalid API key: the bearer key is not one this server accepts", code="invalid_api_key")
-        else:
-            await self.app(scope, receive, send)
-            return
-        problem.headers["WWW-Authenticate"] = "Bearer"
-        await problem_response(problem)(scope, receive, send)
-
-
 # -- the app ---------------------------------------------------------------------------
 
 
@@ -254,7 +181,7 @@ class _Api:
         self.created = int(time.time())
         self.openapi = openapi_document(title="reasoner", version=__version__, auth=bool(config.api_keys))
 
-    def _start(self, spec: RunSpec) -> Callable[[MemoryObjectSendStream[Event]], Any]:
+    def _start(self, spec: RunSpec) -> RunTask:
         self.gate.acquire()
         try:
             engine = self.engines.for_run()
@@ -264,13 +191,13 @@ class _Api:
         return partial(pump, engine, spec, store=self.store)
 
     async def reason(self, request: Request) -> Response | StreamedRun | CollectedRun:
-        body = await _read(request, ReasonRequest, self.config.max_body_bytes)
-        _check_query(body.query, self.config.max_query_chars, "query")
+        body = await read_body(request, ReasonRequest, self.config.max_body_bytes)
+        check_query(body.query, self.config.max_query_chars, "query")
         spec = RunSpec(
             query=body.query,
-            output=_output(body.output_schema, "output_schema"),
-            budget=_budget(body.budget, self.config.max_budget, "budget"),
-            tools=_check_tools(body.tools, self.engines, "tools"),
+            output=check_output(body.output_schema, "output_schema"),
+            budget=check_budget(body.budget, self.config.max_budget, "budget"),
+            tools=self._tools(body.tools, "tools"),
         )
         run = self._start(spec)
         if body.stream:
@@ -288,13 +215,22 @@ class _Api:
         run_id = request.path_params["run_id"]
         stored = self.store.get(run_id)
         if stored is None:
-            raise HTTPProblem(404, f"no finished run {run_id!r} is kept here (the server keeps the last {self.config.trace_store_runs})", param="run_id", code="run_not_found")
+            raise HTTPProblem(
+                404,
+                f"no finished run {run_id!r} is kept here (the server keeps the last {self.config.trace_store_runs})",
+                param="run_id",
+                code="run_not_found",
+            )
         after = -1
         last_id = request.headers.get("last-event-id")
         if last_id:
             rid, _, seq = last_id.rpartition(":")
             if rid != run_id or not seq.isdigit():
-                raise HTTPProblem(422, f"Last-Event-ID {last_id!r} is not an id of run {run_id} (the form is {run_id}:<seq>)", param="Last-Event-ID")
+                raise HTTPProblem(
+                    422,
+                    f"Last-Event-ID {last_id!r} is not an id of run {run_id} (the form is {run_id}:<seq>)",
+                    param="Last-Event-ID",
+                )
             after = int(seq)
         events = [e for e in stored.events if e.seq > after]
 
@@ -307,28 +243,33 @@ class _Api:
         return StreamedRun(send, renderer, keepalive_s=self.config.keepalive_s, on_close=lambda: None)
 
     async def chat(self, request: Request) -> Response | StreamedRun | CollectedRun:
-        body = await _read(request, ChatRequest, self.config.max_body_bytes)
+        body = await read_body(request, ChatRequest, self.config.max_body_bytes)
         known = self._model_names()
         if body.model not in known:
             raise HTTPProblem(
-                404, f"the model {body.model!r} does not exist here; this server serves {', '.join(known)}", param="model", code="model_not_found"
+                404,
+                f"the model {body.model!r} does not exist here; this server serves {', '.join(known)}",
+                param="model",
+                code="model_not_found",
             )
         query = chat_query(body.messages)
-        _check_query(query, self.config.max_query_chars, "messages")
+        check_query(query, self.config.max_query_chars, "messages")
         schema = None
         fmt = body.response_format
         if fmt is not None and fmt.type == "json_schema":
             if fmt.json_schema is None:
-                raise HTTPProblem(422, "response_format.json_schema is required when type is 'json_schema'", param="response_format.json_schema")
+                raise HTTPProblem(
+                    422, "response_format.json_schema is required when type is 'json_schema'", param="response_format.json_schema"
+                )
             schema = fmt.json_schema.json_schema
         elif fmt is not None and fmt.type == "json_object":
             schema = {"type": "object"}
         ext = body.reasoner
         spec = RunSpec(
             query=query,
-            output=_output(schema, "response_format.json_schema.schema"),
-            budget=_budget(ext.budget if ext else None, self.config.max_budget, "reasoner.budget"),
-            tools=_check_tools(ext.tools if ext else None, self.engines, "reasoner.tools"),
+            output=check_output(schema, "response_format.json_schema.schema"),
+            budget=check_budget(ext.budget if ext else None, self.config.max_budget, "reasoner.budget"),
+            tools=self._tools(ext.tools if ext else None, "reasoner.tools"),
         )
         run = self._start(spec)
         if body.stream:
@@ -343,6 +284,9 @@ class _Api:
                 return problem_response(problem)
 
         return CollectedRun(run, finish, on_close=self.gate.release)
+
+    def _tools(self, names: list[str] | None, param: str) -> tuple[str, ...] | None:
+        return check_tools(names, self.engines.tool_names(), can_limit=self.engines.can_limit_tools(), param=param)
 
     def _model_names(self) -> list[str]:
         names = [self.config.engine_name]
@@ -370,7 +314,9 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 async def _on_http(request: Request, exc: Exception) -> Response:
     exc = cast(HTTPException, exc)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-    message = f"{exc.detail}: {request.method} {request.url.path}" + (" (GET /openapi.json lists the routes)" if exc.status_code in (404, 405) else "")
+    message = f"{exc.detail}: {request.method} {request.url.path}" + (
+        " (GET /openapi.json lists the routes)" if exc.status_code in (404, 405) else ""
+    )
     return problem_response(HTTPProblem(exc.status_code, message, code=code, headers=exc.headers))
 
 
@@ -430,9 +376,9 @@ def create_app(
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/openapi.json", api.openapi_json, methods=["GET"]),
-        Route("/v1/reason", api.reason, methods=["POST"]),  # type: ignore[arg-type]
-        Route("/v1/reason/{run_id}/events", api.replay, methods=["GET"]),  # type: ignore[arg-type]
-        Route("/v1/chat/completions", api.chat, methods=["POST"]),  # type: ignore[arg-type]
+        Route("/v1/reason", api.reason, methods=["POST"]),
+        Route("/v1/reason/{run_id}/events", api.replay, methods=["GET"]),
+        Route("/v1/chat/completions", api.chat, methods=["POST"]),
         Route("/v1/models", api.models, methods=["GET"]),
         Route("/v1/tools", api.tools, methods=["GET"]),
     ]
@@ -447,7 +393,7 @@ def create_app(
             )
         )
     if config.api_keys:
-        middleware.append(Middleware(_BearerAuth, keys=config.api_keys))
+        middleware.append(Middleware(BearerAuth, keys=config.api_keys, public=_PUBLIC))
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -473,21 +419,33 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="accept this bearer key (repeatable; also $REASONER_API_KEYS, comma-separated); none: no auth",
     )
-    net.add_argument("--cors-origin", action="append", metavar="ORIGIN", help="allow this browser origin (repeatable; default: CORS off)")
+    net.add_argument(
+        "--cors-origin", action="append", metavar="ORIGIN", help="allow this browser origin (repeatable; default: CORS off)"
+    )
     models = parser.add_argument_group("models (a catalog name or a local model folder; repeat or comma-separate for fallbacks)")
     models.add_argument("--planner", action="append", metavar="NAME", help="the planner model (default: smollm2-135m)")
     models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner model (default: the planner's)")
     models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer model (default: the planner's)")
     models.add_argument("--engine-name", default="reasoner", help="the model id clients ask for (default: reasoner)")
     limits = parser.add_argument_group("limits")
-    limits.add_argument("--max-body-bytes", type=int, default=1_000_000, metavar="N", help="largest request body (default: 1000000)")
+    limits.add_argument(
+        "--max-body-bytes", type=int, default=1_000_000, metavar="N", help="largest request body (default: 1000000)"
+    )
     limits.add_argument("--max-query-chars", type=int, default=8_000, metavar="N", help="longest query (default: 8000)")
-    limits.add_argument("--max-concurrent-runs", type=int, default=32, metavar="N", help="runs at once; more get 429 (default: 32)")
+    limits.add_argument(
+        "--max-concurrent-runs", type=int, default=32, metavar="N", help="runs at once; more get 429 (default: 32)"
+    )
     limits.add_argument("--max-iterations", type=int, metavar="N", help="plans per run at most (default and cap; default 3)")
-    limits.add_argument("--max-tokens", type=int, metavar="N", help="model tokens per run at most (default and cap; default 32000)")
-    limits.add_argument("--timeout", type=float, metavar="SECONDS", help="wall time per run at most (default and cap; default 300)")
+    limits.add_argument(
+        "--max-tokens", type=int, metavar="N", help="model tokens per run at most (default and cap; default 32000)"
+    )
+    limits.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="wall time per run at most (default and cap; default 300)"
+    )
     limits.add_argument("--keepalive", type=float, default=15.0, metavar="SECONDS", help="SSE keep-alive interval (default: 15)")
-    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level")
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level"
+    )
     add_tool_options(parser)
 
 

@@ -212,7 +212,13 @@ class ChatStream:
 def models_list(engine_name: str, roles: dict[str, list[str]], created: int) -> dict[str, Any]:
     """``GET /v1/models``: the engine (with its roles) and each role model (with the roles it plays)."""
     data: list[dict[str, Any]] = [
-        {"id": engine_name, "object": "model", "created": created, "owned_by": "reasoner", "reasoner": {"kind": "engine", "roles": roles}}
+        {
+            "id": engine_name,
+            "object": "model",
+            "created": created,
+            "owned_by": "reasoner",
+            "reasoner": {"kind": "engine", "roles": roles},
+        }
     ]
     plays: dict[str, list[str]] = {}
     for role, names in roles.items():
@@ -221,6 +227,12 @@ def models_list(engine_name: str, roles: dict[str, list[str]], created: int) -> 
     for name, played in plays.items():
         if name != engine_name:
             data.append(
-                {"id": name, "object": "model", "created": created, "owned_by": "reasoner", "reasoner": {"kind": "role_model", "roles": played}}
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": created,
+                    "owned_by": "reasoner",
+                    "reasoner": {"kind": "role_model", "roles": played},
+                }
             )
     return {"object": "list", "data": data}

@@ -70,7 +70,9 @@ def openapi_document(*, title: str, version: str, auth: bool) -> dict[str, Any]:
     secured: dict[str, Any] = {"security": [{"bearer": []}]} if auth else {}
     listing = {"200": {"description": "OK", "content": _json({"type": "object"})}}
     paths: dict[str, Any] = {
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "alive", "content": _json({"type": "object"})}}}},
+        "/healthz": {
+            "get": {"summary": "Liveness", "responses": {"200": {"description": "alive", "content": _json({"type": "object"})}}}
+        },
         "/v1/reason": {
             "post": {
                 "summary": "Run the reasoning loop on a question",
@@ -95,7 +97,10 @@ def openapi_document(*, title: str, version: str, auth: bool) -> dict[str, Any]:
                     {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}},
                     {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
                 ],
-                "responses": {"200": {"description": "events", "content": {"text/event-stream": {"schema": {"type": "string"}}}}, **_errors(401, 404)},
+                "responses": {
+                    "200": {"description": "events", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    **_errors(401, 404),
+                },
                 **secured,
             }
         },
@@ -115,7 +120,9 @@ def openapi_document(*, title: str, version: str, auth: bool) -> dict[str, Any]:
             }
         },
         "/v1/models": {"get": {"summary": "The engine and its role models", "responses": {**listing, **_errors(401)}, **secured}},
-        "/v1/tools": {"get": {"summary": "The tool registry (names and JSON Schemas)", "responses": {**listing, **_errors(401)}, **secured}},
+        "/v1/tools": {
+            "get": {"summary": "The tool registry (names and JSON Schemas)", "responses": {**listing, **_errors(401)}, **secured}
+        },
     }
     components: dict[str, Any] = {"schemas": schemas}
     if auth:

@@ -7,10 +7,10 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from anyio.streams.memory import MemoryObjectSendStream
 
@@ -118,7 +118,8 @@ async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event]
                 kwargs: dict[str, Any] = {"output": spec.output, "budget": spec.budget}
                 if spec.tools is not None:
                     kwargs["tools"] = list(spec.tools)
-                async with aclosing(engine.stream(spec.query, **kwargs)) as stream:
+                events_of = cast(AsyncGenerator[Event, None], engine.stream(spec.query, **kwargs))
+                async with aclosing(events_of) as stream:
                     async for event in stream:
                         events.append(event)
                         if event.type == "run.failed":

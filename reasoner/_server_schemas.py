@@ -161,4 +161,5 @@ def output_type(schema: dict[str, Any]) -> Any:
 def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     body = {k: v for k, v in copy.deepcopy(schema).items() if k not in ("$defs", "definitions")}
-    return inline_refs(body, defs)
+    inlined: dict[str, Any] = inline_refs(body, defs)
+    return inlined

@@ -18,7 +18,7 @@ While no event is due, a ``: keep-alive`` comment goes out every ``keepalive_s``
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -29,12 +29,12 @@ from starlette.types import Receive, Scope, Send
 
 from reasoner.events import Event
 
-__all__ = ["CollectedRun", "Renderer", "StreamedRun", "encode_event", "event_frame", "frame", "race_disconnect"]
+__all__ = ["CollectedRun", "Renderer", "RunTask", "StreamedRun", "encode_event", "event_frame", "frame", "race_disconnect"]
 
 KEEPALIVE = b": keep-alive\n\n"
 _BUFFER = 256  # events buffered between the run and a slow client (backpressure past that)
 
-RunTask = Callable[[MemoryObjectSendStream[Event]], Awaitable[None]]
+RunTask = Callable[[MemoryObjectSendStream[Event]], Coroutine[Any, Any, None]]
 
 
 def to_json(value: Any) -> str:
@@ -43,7 +43,13 @@ def to_json(value: Any) -> str:
 
 
 def event_dict(event: Event) -> dict[str, Any]:
-    d: dict[str, Any] = {"type": event.type, "run_id": event.run_id, "seq": event.seq, "ts": event.ts, "iteration": event.iteration}
+    d: dict[str, Any] = {
+        "type": event.type,
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "ts": event.ts,
+        "iteration": event.iteration,
+    }
     if event.node_id is not None:
         d["node_id"] = event.node_id
     d["data"] = event.data
@@ -98,7 +104,13 @@ class StreamedRun:
     """A ``text/event-stream`` response: each event is rendered as it happens."""
 
     def __init__(
-        self, run: RunTask, renderer: Renderer, *, keepalive_s: float, on_close: Callable[[], None], headers: dict[str, str] | None = None
+        self,
+        run: RunTask,
+        renderer: Renderer,
+        *,
+        keepalive_s: float,
+        on_close: Callable[[], None],
+        headers: dict[str, str] | None = None,
     ) -> None:
         self._run = run
         self._renderer = renderer

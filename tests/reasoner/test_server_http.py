@@ -20,10 +20,10 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from reasoner.models import Message, ScriptedModel
 
 from reasoner import Engine, tool
 from reasoner._server import create_app
-from reasoner.models import Message, ScriptedModel
 
 KEY = "test-key-0123456789"
 SLOW, IDLE, JSON, CRASH = "[slow]", "[idle]", "[json]", "[crash]"
@@ -103,7 +103,14 @@ class LiveServer:
 
     def __init__(self, app: Any) -> None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none", access_log=False, timeout_graceful_shutdown=2
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="error",
+            lifespan="off",
+            ws="none",
+            access_log=False,
+            timeout_graceful_shutdown=2,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -226,7 +233,9 @@ def test_sdk_json_schema_response_format_constrains_the_answer(sdk: openai.OpenA
     content = completion.choices[0].message.content
     assert content is not None
     assert json.loads(content) == direct_answer(query, output=_close_type()) == {"ticker": "MSFT", "close": 420.5}
-    streamed = sdk.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": query}], response_format=fmt, stream=True)
+    streamed = sdk.chat.completions.create(
+        model="reasoner", messages=[{"role": "user", "content": query}], response_format=fmt, stream=True
+    )
     assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == content
 
 
@@ -284,7 +293,9 @@ def test_reason_non_streamed_result(live: LiveServer) -> None:
 
 
 def test_keepalive_comments_while_tools_run(live: LiveServer) -> None:
-    with httpx.stream("POST", f"{live.url}/v1/reason", headers=AUTH, json={"query": f"{IDLE} closes", "stream": True}, timeout=20) as r:
+    with httpx.stream(
+        "POST", f"{live.url}/v1/reason", headers=AUTH, json={"query": f"{IDLE} closes", "stream": True}, timeout=20
+    ) as r:
         text = "".join(r.iter_text())
     between = text[text.index("event: node.started") : text.index("event: node.completed")]
     assert between.count(": keep-alive\n\n") >= 2  # 1.2 s of tool time, a comment every 0.25 s
@@ -378,7 +389,9 @@ def test_unknown_tool_gets_422_naming_it(live: LiveServer, sdk: openai.OpenAI) -
     assert r.status_code == 422 and _error(r)["param"] == "tools"
     assert "unknown tool 'weather'; this server has lookup" in _error(r)["message"]
     with pytest.raises(openai.UnprocessableEntityError) as info:
-        sdk.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": "q"}], extra_body={"reasoner": {"tools": ["weather"]}})
+        sdk.chat.completions.create(
+            model="reasoner", messages=[{"role": "user", "content": "q"}], extra_body={"reasoner": {"tools": ["weather"]}}
+        )
     assert "unknown tool 'weather'" in info.value.message
 
 
@@ -393,9 +406,13 @@ def test_invalid_output_schema_gets_422(live: LiveServer, sdk: openai.OpenAI) ->
     bad: Any = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "objet"}}}
     with pytest.raises(openai.UnprocessableEntityError) as info:
         sdk.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": "q"}], response_format=bad)
-    assert info.value.param == "response_format.json_schema.schema"  # type: ignore[attr-defined]
+    assert info.value.param == "response_format.json_schema.schema"
     assert "not a valid JSON Schema" in info.value.message and "'objet'" in info.value.message
-    recursive = {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}, "$defs": {"N": {"type": "array", "items": {"$ref": "#/$defs/N"}}}}
+    recursive = {
+        "type": "object",
+        "properties": {"next": {"$ref": "#/$defs/N"}},
+        "$defs": {"N": {"type": "array", "items": {"$ref": "#/$defs/N"}}},
+    }
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "q", "output_schema": recursive})
     assert r.status_code == 422 and "refers to itself" in _error(r)["message"]
 
