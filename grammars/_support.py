@@ -1,0 +1,399 @@
+"""Which JSON Schema keywords each backend enforces, and the walk that checks a schema.
+
+A keyword is *enforced* when no token sequence the backend allows can produce an instance
+that violates it. Narrowing counts as enforcing (llguidance and xgrammar anchor ``pattern``,
+outlines_core caps recursion depth): the grammar may accept fewer instances than the
+schema, never more. Every entry below is covered by tests/grammars/.
+
+:func:`prepare_schema` walks a schema, drops what constrains nothing (annotations, unknown
+keywords) and what the backend would not enforce (recording it), and closes objects that
+declare ``properties`` without ``additionalProperties`` (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+from reasoner.errors import UsageError
+
+__all__ = [
+    "BACKENDS",
+    "PreparedSchema",
+    "UnenforcedKeyword",
+    "one_of_provably_disjoint",
+    "prepare_schema",
+    "supported_keywords",
+]
+
+BACKENDS: Final = ("llguidance", "outlines", "xgrammar")
+
+# Keywords that constrain nothing (2020-12 annotations and identifiers).
+_ANNOTATIONS: Final = frozenset(
+    {
+        "$anchor", "$comment", "$dynamicAnchor", "$id", "$schema", "$vocabulary",
+        "contentEncoding", "contentMediaType", "contentSchema", "default", "deprecated",
+        "description", "examples", "readOnly", "title", "writeOnly",
+    }
+)  # fmt: skip
+# Keywords that hold subschemas for $ref and constrain nothing themselves.
+_CONTAINERS: Final = frozenset({"$defs", "definitions"})
+# Every keyword that constrains an instance (2020-12, plus the draft-7 spellings a user may
+# still write, which no backend enforces). Anything else is ignored by jsonschema too.
+_CONSTRAINTS: Final = frozenset(
+    {
+        "$dynamicRef", "$recursiveRef", "$ref", "additionalItems", "additionalProperties",
+        "allOf", "anyOf", "const", "contains", "dependencies", "dependentRequired",
+        "dependentSchemas", "else", "enum", "exclusiveMaximum", "exclusiveMinimum", "format",
+        "if", "items", "maxContains", "maxItems", "maxLength", "maxProperties", "maximum",
+        "minContains", "minItems", "minLength", "minProperties", "minimum", "multipleOf",
+        "not", "oneOf", "pattern", "patternProperties", "prefixItems", "properties",
+        "propertyNames", "required", "then", "type", "unevaluatedItems",
+        "unevaluatedProperties", "uniqueItems",
+    }
+)  # fmt: skip
+# Keywords whose value is one subschema / a list of subschemas / a name -> subschema map.
+_ONE: Final = frozenset(
+    {"additionalProperties", "contains", "else", "if", "items", "not", "propertyNames", "then",
+     "unevaluatedItems", "unevaluatedProperties", "additionalItems"}
+)  # fmt: skip
+_LIST: Final = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_MAP: Final = frozenset({"$defs", "definitions", "dependentSchemas", "patternProperties", "properties"})
+
+# A rule returns None when the backend enforces the keyword in this subschema, else why not.
+Rule = Callable[[Any, Mapping[str, Any], "_Walk"], "str | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class UnenforcedKeyword:
+    """A schema keyword the chosen backend does not enforce (checked by jsonschema instead).
+
+    ``pointer`` is the JSON pointer of the subschema holding it (``"#/properties/age"``).
+    """
+
+    keyword: str
+    pointer: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.keyword!r} at {self.pointer} ({self.reason})"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSchema:
+    """The schema as handed to the backend, and what it will not enforce."""
+
+    schema: dict[str, Any] | bool
+    unenforced: tuple[UnenforcedKeyword, ...]
+
+
+def _always(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+    return None
+
+
+def _formats(allowed: frozenset[str]) -> Rule:
+    def rule(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+        if value in allowed:
+            return None
+        return f"format {value!r} is not one of the formats this backend enforces: {', '.join(sorted(allowed))}"
+
+    return rule
+
+
+def _single_all_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+    if isinstance(value, list) and len(value) == 1:
+        return None
+    return "this backend only enforces an allOf with a single subschema (it drops sibling constraints)"
+
+
+def _disjoint_one_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+    if isinstance(value, list) and _pairwise_disjoint([walk.resolve(v) for v in value], walk):
+        return None
+    return (
+        "this backend treats oneOf as anyOf; it is enforced only when the branches are provably"
+        " disjoint (different const/enum values, different types, or a required property whose"
+        " const/enum values differ)"
+    )
+
+
+def _integer_multiple_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+    if schema.get("type") == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return None
+    return "xgrammar enforces multipleOf only for an integer multipleOf on a type: integer schema"
+
+
+_STRUCTURAL: Final[dict[str, Rule]] = {
+    kw: _always
+    for kw in (
+        "$ref", "additionalProperties", "anyOf", "const", "enum", "items", "maxItems",
+        "maxLength", "minItems", "minLength", "pattern", "prefixItems", "properties",
+        "required", "type",
+    )
+}  # fmt: skip
+_NUMERIC: Final[dict[str, Rule]] = {
+    kw: _always for kw in ("exclusiveMaximum", "exclusiveMinimum", "maximum", "minimum")
+}
+_OBJECT_SIZE: Final[dict[str, Rule]] = {kw: _always for kw in ("maxProperties", "minProperties")}
+
+_RULES: Final[Mapping[str, Mapping[str, Rule]]] = MappingProxyType(
+    {
+        # llguidance refuses what it cannot do (oneOf it cannot prove disjoint, allOf
+        # intersections it cannot build, unknown formats): those become GrammarError too.
+        "llguidance": {
+            **_STRUCTURAL,
+            **_NUMERIC,
+            **_OBJECT_SIZE,
+            "allOf": _always,
+            "oneOf": _always,
+            "multipleOf": _always,
+            "patternProperties": _always,
+            "format": _formats(
+                frozenset({"date", "date-time", "duration", "email", "hostname", "ipv4", "ipv6", "time", "uuid"})
+            ),
+        },
+        "xgrammar": {
+            **_STRUCTURAL,
+            **_NUMERIC,
+            **_OBJECT_SIZE,
+            "allOf": _single_all_of,
+            "oneOf": _disjoint_one_of,
+            "multipleOf": _integer_multiple_of,
+            "format": _formats(
+                frozenset({"date", "date-time", "duration", "email", "hostname", "ipv4", "time", "uuid"})
+            ),
+        },
+        # outlines_core turns the schema into one regex: numeric bounds, multipleOf and
+        # maxProperties are dropped silently, so they are refused here.
+        "outlines": {
+            **_STRUCTURAL,
+            "allOf": _single_all_of,
+            "oneOf": _disjoint_one_of,
+            "format": _formats(frozenset({"date", "date-time", "email", "time", "uuid"})),
+        },
+    }
+)
+
+_NOTES: Final[Mapping[str, Mapping[str, str]]] = {
+    "outlines": {
+        "minimum": "outlines_core ignores numeric bounds",
+        "maximum": "outlines_core ignores numeric bounds",
+        "exclusiveMinimum": "outlines_core ignores numeric bounds",
+        "exclusiveMaximum": "outlines_core ignores numeric bounds",
+        "multipleOf": "outlines_core ignores multipleOf",
+        "maxProperties": "outlines_core ignores maxProperties",
+    },
+}
+
+_CONDITIONS: Final[Mapping[Rule, str]] = {
+    _single_all_of: "only an allOf with a single subschema",
+    _disjoint_one_of: "only when the branches are provably disjoint",
+    _integer_multiple_of: "only an integer multipleOf on a type: integer schema",
+}
+
+
+def _check_backend(backend: str) -> Mapping[str, Rule]:
+    try:
+        return _RULES[backend]
+    except KeyError:
+        raise UsageError(f"unknown grammar backend {backend!r}; choose one of {', '.join(BACKENDS)}") from None
+
+
+def supported_keywords(backend: str = "llguidance") -> Mapping[str, str]:
+    """The JSON Schema keywords ``backend`` enforces, each mapped to its condition.
+
+    The condition is ``""`` when the keyword is enforced in every form, else a short text
+    (``"only when the branches are provably disjoint"``). A format keyword lists its formats.
+    Annotations (``title``, ``description``, ``default``, ...) and ``$defs`` constrain
+    nothing and are accepted by every backend. Raises ``UsageError`` for an unknown backend.
+    """
+    rules = _check_backend(backend)
+    out: dict[str, str] = {}
+    for keyword in sorted(rules):
+        rule = rules[keyword]
+        if keyword == "format":
+            formats = sorted(
+                f for f in ("date", "date-time", "duration", "email", "hostname", "ipv4", "ipv6", "time", "uuid")
+                if rule(f, {}, _Walk({})) is None
+            )  # fmt: skip
+            out[keyword] = "formats: " + ", ".join(formats)
+        else:
+            out[keyword] = _CONDITIONS.get(rule, "")
+    return MappingProxyType(out)
+
+
+def prepare_schema(schema: dict[str, Any] | bool, backend: str) -> PreparedSchema:
+    """The backend's copy of ``schema`` and the keywords it would not enforce.
+
+    Unenforced keywords are removed from the copy (so the grammar only ever widens on
+    them, and jsonschema validation catches the rest); annotations and unknown keywords
+    are removed too; objects with ``properties`` and no ``additionalProperties`` are closed.
+    """
+    walk = _Walk(schema if isinstance(schema, dict) else {})
+    rules = _check_backend(backend)
+    out = walk.prepare(schema, "#", rules, _NOTES.get(backend, {}), in_all_of=False)
+    return PreparedSchema(out, tuple(walk.unenforced))
+
+
+def one_of_provably_disjoint(schema: dict[str, Any] | bool) -> bool:
+    """Whether every ``oneOf`` in ``schema`` has pairwise disjoint branches (so anyOf == oneOf).
+
+    True when there is no oneOf at all.
+    """
+    walk = _Walk(schema if isinstance(schema, dict) else {})
+
+    def visit(sub: Any) -> bool:
+        if isinstance(sub, list):
+            return all(visit(v) for v in sub)
+        if not isinstance(sub, dict):
+            return True
+        one_of = sub.get("oneOf")
+        if isinstance(one_of, list) and not _pairwise_disjoint([walk.resolve(v) for v in one_of], walk):
+            return False
+        return all(visit(v) for v in sub.values() if isinstance(v, dict | list))
+
+    return visit(schema)
+
+
+class _Walk:
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.unenforced: list[UnenforcedKeyword] = []
+
+    def resolve(self, sub: Any, depth: int = 0) -> Any:
+        """Follow a local ``$ref`` (for the oneOf disjointness proof); other refs stay as is."""
+        while isinstance(sub, dict) and isinstance(sub.get("$ref"), str) and depth < 32:
+            target = _local_ref(self.root, sub["$ref"])
+            if target is None:
+                return sub
+            sub, depth = target, depth + 1
+        return sub
+
+    def prepare(
+        self, sub: Any, pointer: str, rules: Mapping[str, Rule], notes: Mapping[str, str], *, in_all_of: bool
+    ) -> Any:
+        if not isinstance(sub, dict):
+            return sub  # a boolean schema
+        out: dict[str, Any] = {}
+        for key, value in sub.items():
+            if key in _ANNOTATIONS or (key not in _CONSTRAINTS and key not in _CONTAINERS):
+                continue
+            if key in _CONSTRAINTS:
+                rule = rules.get(key)
+                reason = (
+                    notes.get(key, f"this backend does not implement {key!r}")
+                    if rule is None
+                    else rule(value, sub, self)
+                )
+                if reason is not None:
+                    self.unenforced.append(UnenforcedKeyword(key, pointer, reason))
+                    continue
+            out[key] = self._children(key, value, pointer, rules, notes)
+        has_properties = "properties" in out or "patternProperties" in out
+        closable = not in_all_of and "additionalProperties" not in out and "unevaluatedProperties" not in sub
+        if has_properties and closable:
+            out["additionalProperties"] = False
+        return out
+
+    def _children(self, key: str, value: Any, pointer: str, rules: Mapping[str, Rule], notes: Mapping[str, str]) -> Any:
+        here = f"{pointer}/{_escape(key)}"
+        if key in _ONE:
+            return self.prepare(value, here, rules, notes, in_all_of=False)
+        if key in _LIST and isinstance(value, list):
+            in_all_of = key == "allOf"
+            return [self.prepare(v, f"{here}/{i}", rules, notes, in_all_of=in_all_of) for i, v in enumerate(value)]
+        if key in _MAP and isinstance(value, dict):
+            return {
+                name: self.prepare(v, f"{here}/{_escape(name)}", rules, notes, in_all_of=False)
+                for name, v in value.items()
+            }
+        return value
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _local_ref(root: Mapping[str, Any], ref: str) -> Any:
+    if not ref.startswith("#"):
+        return None
+    node: Any = root
+    for part in ref[1:].split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+# ---- oneOf disjointness -------------------------------------------------------------
+
+_NUMBER_TYPES: Final = frozenset({"integer", "number"})
+
+
+def _pairwise_disjoint(branches: list[Any], walk: _Walk) -> bool:
+    return all(_disjoint(a, b, walk) for i, a in enumerate(branches) for b in branches[i + 1 :])
+
+
+def _disjoint(a: Any, b: Any, walk: _Walk) -> bool:
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        return a is False or b is False
+    values_a, values_b = _values(a), _values(b)
+    if values_a is not None and values_b is not None and not (values_a & values_b):
+        return True
+    types_a, types_b = _types(a), _types(b)
+    if types_a is not None and types_b is not None and not _types_overlap(types_a, types_b):
+        return True
+    props_a, props_b = a.get("properties"), b.get("properties")
+    if isinstance(props_a, dict) and isinstance(props_b, dict):
+        both_required = set(a.get("required", ())) & set(b.get("required", ()))
+        for name in both_required:
+            va = _values(walk.resolve(props_a.get(name)))
+            vb = _values(walk.resolve(props_b.get(name)))
+            if va is not None and vb is not None and not (va & vb):
+                return True
+    return False
+
+
+def _values(schema: Any) -> frozenset[str] | None:
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return frozenset({_value_key(schema["const"])})
+    if isinstance(schema.get("enum"), list):
+        return frozenset(_value_key(v) for v in schema["enum"])
+    return None
+
+
+def _value_key(value: Any) -> str:
+    # JSON Schema equality: 1 == 1.0, but true != 1
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, int | float):
+            return float(v)
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(norm(value), sort_keys=True)
+
+
+def _types(schema: dict[str, Any]) -> frozenset[str] | None:
+    t = schema.get("type")
+    if isinstance(t, str):
+        return frozenset({t})
+    if isinstance(t, list) and all(isinstance(x, str) for x in t):
+        return frozenset(t)
+    return None
+
+
+def _types_overlap(a: frozenset[str], b: frozenset[str]) -> bool:
+    return bool(a & b) or (bool(a & _NUMBER_TYPES) and bool(b & _NUMBER_TYPES))

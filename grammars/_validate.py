@@ -1,0 +1,68 @@
+"""jsonschema (Draft 2020-12) validation of decoded output: the check that runs whatever the backend."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+
+from reasoner.errors import GrammarError, ModelError
+
+__all__ = ["check_schema", "validate_instance"]
+
+
+def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | bool) -> Any:
+    """Parse (when given text) and validate a decoded instance against ``schema``; return it.
+
+    Text is parsed as strict JSON (no NaN/Infinity, no raw control characters in strings).
+    Validation is jsonschema Draft 2020-12 with format checking for the formats jsonschema
+    knows. Raises ``ModelError`` whose message names the JSON path (``$.nodes[0].args``)
+    and the problem, for text that is not JSON or an instance that does not fit; raises
+    ``GrammarError`` for a schema that is not a valid 2020-12 schema.
+    """
+    if isinstance(text_or_obj, str | bytes | bytearray):
+        try:
+            instance = json.loads(text_or_obj, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            raise ModelError(f"decoded output is not valid JSON ({exc}); output: {_clip(text_or_obj)}") from exc
+    else:
+        instance = text_or_obj
+    validator = _validator(json.dumps(schema))
+    error = best_match(validator.iter_errors(instance))
+    if error is not None:
+        raise ModelError(
+            f"decoded output does not match the schema at {error.json_path}: {error.message}"
+            f" (schema keyword {error.validator!r})"
+        )
+    return instance
+
+
+def check_schema(schema: dict[str, Any] | bool) -> None:
+    """Raise ``GrammarError`` naming the keyword if ``schema`` is not a valid 2020-12 schema."""
+    _validator(json.dumps(schema))
+
+
+@functools.lru_cache(maxsize=128)
+def _validator(schema_json: str) -> Draft202012Validator:
+    schema = json.loads(schema_json)
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        raise GrammarError(
+            f"not a valid JSON Schema (Draft 2020-12): {exc.message} at '#/{where}'; fix the schema",
+            keyword=next((p for p in reversed(exc.path) if isinstance(p, str)), None),
+        ) from exc
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _clip(text: str | bytes | bytearray, limit: int = 200) -> str:
+    shown = text if isinstance(text, str) else bytes(text).decode("utf-8", "replace")
+    return repr(shown if len(shown) <= limit else shown[:limit] + "...")

@@ -1,0 +1,110 @@
+"""The matcher contract the decode loop relies on: mask layout, EOS, advance, termination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from reasoner.errors import GrammarError, UsageError
+from reasoner.grammars import allocate_bitmask, compile_json_schema
+
+SCHEMA = {"type": "object", "properties": {"s": {"type": "string", "maxLength": 6}}, "required": ["s"]}
+
+
+def _allowed(mask: torch.Tensor) -> np.ndarray:
+    return np.flatnonzero(np.unpackbits(mask.numpy().view(np.uint8), bitorder="little"))
+
+
+def _feed(matcher: Any, tokenizer: Any, text: str) -> None:
+    for token_id in tokenizer.encode(text, add_special_tokens=False):
+        matcher.advance(token_id)
+
+
+def test_allocate_bitmask_shape() -> None:
+    mask = allocate_bitmask(128257)
+    assert mask.shape == (4009,) and mask.dtype == torch.int32 and not mask.any()
+    with pytest.raises(UsageError):
+        allocate_bitmask(0)
+
+
+def test_mask_covers_vocab_and_bits_follow_the_layout(backend: str, tokenizer: Any) -> None:
+    grammar = compile_json_schema(SCHEMA, tokenizer, backend)
+    assert grammar.vocab_size == len(tokenizer)
+    matcher = grammar.matcher()
+    _feed(matcher, tokenizer, '{"s":"')
+    # a model with more logits than tokens passes a longer mask: the extra words come back zero
+    mask = torch.full((grammar.vocab_size // 32 + 8,), -1, dtype=torch.int32)
+    matcher.fill_bitmask(mask)
+    allowed = _allowed(mask)
+    assert allowed.max() < grammar.vocab_size
+    pieces = set(tokenizer.convert_ids_to_tokens([int(i) for i in allowed]))
+    assert "a" in pieces and '"' in pieces
+    eos = tokenizer.eos_token_id
+    special = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    assert not special & {int(i) for i in allowed}, "special tokens are never JSON text"
+    assert eos not in allowed
+
+
+def test_eos_bit_is_set_exactly_when_complete(backend: str, tokenizer: Any) -> None:
+    grammar = compile_json_schema(SCHEMA, tokenizer, backend)
+    matcher = grammar.matcher()
+    mask = allocate_bitmask(grammar.vocab_size)
+    eos = tokenizer.eos_token_id
+    _feed(matcher, tokenizer, '{"s":"ab"')
+    matcher.fill_bitmask(mask)
+    assert not matcher.is_accepting() and eos not in _allowed(mask)
+    _feed(matcher, tokenizer, "}")
+    matcher.fill_bitmask(mask)
+    assert matcher.is_accepting() and matcher.is_terminated()
+    assert list(_allowed(mask)) == [eos], "after the root object closes only EOS may follow"
+    matcher.advance(eos)
+    assert matcher.is_terminated()
+    matcher.fill_bitmask(mask)
+    assert list(_allowed(mask)) == [eos]
+
+
+def test_terminated_means_only_eos_can_follow(backend: str, tokenizer: Any) -> None:
+    grammar = compile_json_schema({"type": "array", "items": {"type": "integer"}, "maxItems": 3}, tokenizer, backend)
+    matcher = grammar.matcher()
+    _feed(matcher, tokenizer, "[1,2]")
+    assert matcher.is_accepting() and matcher.is_terminated()
+    grammar = compile_json_schema({"type": "integer"}, tokenizer, backend)
+    matcher = grammar.matcher()
+    _feed(matcher, tokenizer, "12")
+    assert matcher.is_accepting() and not matcher.is_terminated()  # 123 is still possible
+
+
+def test_refused_token_raises_and_leaves_the_state_alone(backend: str, tokenizer: Any) -> None:
+    grammar = compile_json_schema(SCHEMA, tokenizer, backend)
+    matcher = grammar.matcher()
+    _feed(matcher, tokenizer, '{"s":"ab"')
+    with pytest.raises(GrammarError, match="not allowed"):
+        matcher.advance(tokenizer.encode("x", add_special_tokens=False)[0])  # only } may follow
+    with pytest.raises(GrammarError):
+        matcher.advance(tokenizer.eos_token_id)  # not complete yet
+    _feed(matcher, tokenizer, "}")
+    assert matcher.is_accepting()
+
+
+def test_matchers_are_independent(backend: str, tokenizer: Any) -> None:
+    grammar = compile_json_schema(SCHEMA, tokenizer, backend)
+    first, second = grammar.matcher(), grammar.matcher()
+    _feed(first, tokenizer, '{"s":"a"}')
+    assert first.is_accepting() and not second.is_accepting()
+    _feed(second, tokenizer, '{"s":"b"}')
+    assert second.is_accepting()
+
+
+def test_fill_bitmask_refuses_a_wrong_tensor(tokenizer: Any) -> None:
+    matcher = compile_json_schema(SCHEMA, tokenizer).matcher()
+    words = (len(tokenizer) + 31) // 32
+    for bad in (
+        torch.zeros(words, dtype=torch.int64),
+        torch.zeros(1, words, dtype=torch.int32),
+        torch.zeros(words - 1, dtype=torch.int32),
+    ):
+        with pytest.raises(UsageError, match="allocate_bitmask"):
+            matcher.fill_bitmask(bad)
