@@ -108,12 +108,12 @@ class Generation:
     grammar_vocab_size: int = 0
     vocab_limit: int | None = None
     generator: torch.Generator | None = None
-    completion_ids: list[int] = field(default_factory=list)
-    forced_count: int = 0
-    _cache: Any = None
-    _pending: list[int] = field(default_factory=list)
-    _bitmask: torch.Tensor | None = None
-    _done: bool = False
+    completion_ids: list[int] = field(default_factory=list, init=False)
+    forced_count: int = field(default=0, init=False)
+    _cache: Any = field(default=None, init=False)
+    _pending: list[int] = field(default_factory=list, init=False)
+    _bitmask: torch.Tensor | None = field(default=None, init=False)
+    _done: bool = field(default=False, init=False)
 
     def start(self) -> StepResult:
         self._cache = self.runner.new_cache()

@@ -19,7 +19,10 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """Build (or verify) the cache, load it once, print where it is; exit status 1 with the
     fix on stderr when the model is unavailable."""
-    parser = argparse.ArgumentParser(prog="python -m reasoner.models.embedded", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m reasoner.models.embedded",
+        description=f"Build (once) and verify the {SMOLLM2_NAME} safetensors cache under the reasoner home folder.",
+    )
     parser.add_argument("--home", help="reasoner home folder (default: $REASONER_HOME or ~/.cache/reasoner)")
     parser.add_argument("--rebuild", action="store_true", help="convert again even if a valid cache exists")
     args = parser.parse_args(argv)
@@ -28,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         folder = ensure_smollm2(home, rebuild=args.rebuild)
         built = time.perf_counter() - started
+        import transformers  # noqa: F401  (the import is not part of the load time)
+
         started = time.perf_counter()
         load_smollm2(home)
         loaded = time.perf_counter() - started

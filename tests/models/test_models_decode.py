@@ -82,6 +82,13 @@ async def test_forced_tokens_are_appended_without_sampling(
     assert counter.calls[0] == usage.prompt_tokens + len(deltas[0].token_ids)
 
 
+@pytest.mark.parametrize("backend", ["xgrammar", "outlines"])
+async def test_other_grammar_backends_drive_the_same_loop(tiny_model: TransformersModel, backend: str) -> None:
+    result = await complete(tiny_model, HELLO, schema=CONST_KEY, grammar_backend=backend, temperature=1.0, seed=4, max_tokens=100)
+    assert list(result.json()) == [LONG_KEY]
+    assert result.finish_reason == "grammar" and result.usage.forced_tokens > 0
+
+
 async def test_greedy_is_deterministic(tiny_model: TransformersModel) -> None:
     first = await complete(tiny_model, HELLO, max_tokens=24)
     second = await complete(tiny_model, HELLO, max_tokens=24)
