@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import torch
 
@@ -132,3 +134,31 @@ def test_triton_bitmask_matches_reference(vocab: int, covered: int, batch: int, 
     # a [W] mask is shared by every row
     shared = apply_token_bitmask_reference(logits.clone().cuda(), mask[0].cuda())
     assert torch.equal(apply_token_bitmask_triton(logits.clone().cuda(), mask[0].cuda()), shared)
+
+
+@pytest.fixture
+def triton_interpreter(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run the Triton kernel on CPU tensors through Triton's interpreter."""
+    pytest.importorskip("triton")
+    from reasoner.kernels._triton_bitmask import _kernel
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    _kernel.cache_clear()
+    yield
+    _kernel.cache_clear()
+
+
+@pytest.mark.usefixtures("triton_interpreter")
+@pytest.mark.parametrize(
+    ("vocab", "covered", "batch", "shared"), [(1000, 992, 1, False), (3100, 3072, 3, False), (2000, 2560, 2, True)]
+)
+def test_triton_kernel_matches_reference_in_the_interpreter(vocab: int, covered: int, batch: int, shared: bool) -> None:
+    from reasoner.kernels._triton_bitmask import apply_token_bitmask_triton
+
+    gen = torch.Generator().manual_seed(vocab + batch)
+    mask = torch.randint(-(2**31), 2**31 - 1, (batch, covered // 32), generator=gen, dtype=torch.int64).to(torch.int32)
+    if shared:
+        mask = mask[0]
+    logits = torch.randn(batch, vocab, generator=gen)
+    expected = apply_token_bitmask_reference(logits.clone(), mask)
+    assert torch.equal(apply_token_bitmask_triton(logits.clone(), mask), expected)
