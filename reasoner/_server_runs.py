@@ -12,6 +12,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from reasoner._server_errors import HTTPProblem
@@ -125,7 +126,10 @@ async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event]
                         if event.type == "run.failed":
                             held = event  # sent once the exception says whether its message may be shown
                             continue
-                        await out.send(event)
+                        try:
+                            out.send_nowait(event)  # no extra trip through the event loop while there is room
+                        except anyio.WouldBlock:
+                            await out.send(event)
                 if held is not None:
                     await out.send(held)
             except Exception as exc:

@@ -136,17 +136,32 @@ class StreamedRun:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._run, tx)
             async with rx:
-                while True:
-                    with anyio.move_on_after(self._keepalive_s) as idle:
+                ended = False
+                while not ended:
+                    try:
+                        event = rx.receive_nowait()
+                    except anyio.EndOfStream:
+                        break
+                    except anyio.WouldBlock:
+                        with anyio.move_on_after(self._keepalive_s) as idle:
+                            try:
+                                event = await rx.receive()
+                            except anyio.EndOfStream:
+                                break
+                        if idle.cancelled_caught:
+                            await body(KEEPALIVE)
+                            continue
+                    chunks = list(self._renderer.event(event))
+                    # events that are already waiting go out in the same write (one send under load, not one each)
+                    while True:
                         try:
-                            event = await rx.receive()
-                        except anyio.EndOfStream:
+                            chunks.extend(self._renderer.event(rx.receive_nowait()))
+                        except anyio.WouldBlock:
                             break
-                    if idle.cancelled_caught:
-                        await body(KEEPALIVE)
-                        continue
-                    for chunk in self._renderer.event(event):
-                        await body(chunk)
+                        except anyio.EndOfStream:
+                            ended = True
+                            break
+                    await body(b"".join(chunks))
         for chunk in self._renderer.end():
             await body(chunk)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
