@@ -226,3 +226,38 @@ def test_answer_text_holds_back_whitespace_like_the_engines_strip() -> None:
     assert text.text == "".join(shown) == "  \n The close \nis 1.  \n ".strip()
     text.observe(Event("model.fallback", "r", 9, 0.0, data={"role": "answerer", "model": "a", "next": "b", "reason": "x"}))
     assert text.text == ""
+
+
+async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    import uvicorn
+
+    from reasoner._server import add_serve_arguments, serve_main
+
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--port",
+            "9123",
+            "--api-key",
+            "k1",
+            "--planner",
+            "plan-a,plan-b",
+            "--max-concurrent-runs",
+            "3",
+            "--no-demo",
+            "--no-plugins",
+        ]
+    )
+    ran: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(app=app, **kw))
+    monkeypatch.setenv("REASONER_API_KEYS", "k2, k3")
+    assert serve_main(args) == 0
+    assert (ran["host"], ran["port"]) == ("127.0.0.1", 9123)
+    async for c in client_for(ran["app"]):
+        assert (await c.get("/v1/models")).status_code == 401
+        models = (await c.get("/v1/models", headers={"Authorization": "Bearer k3"})).json()["data"]
+        assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b"]
+        assert (await c.get("/healthz")).json()["max_concurrent_runs"] == 3

@@ -428,6 +428,15 @@ def test_an_unexpected_error_is_reported_without_internals(live: LiveServer) -> 
     assert json.loads(frames[-2]["data"])["data"]["error"]["type"] == "InternalError" and "secret" not in r.text
 
 
+def test_sdk_stream_of_a_failed_run_raises_api_error(sdk: openai.OpenAI) -> None:
+    stream = sdk.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": f"{CRASH} closes"}], stream=True)
+    seen = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in stream:
+            seen.append(chunk.model_extra["reasoner"]["event"]["type"])  # type: ignore[index]
+    assert seen[0] == "run.started" and "internal error in run" in info.value.message and "secret" not in info.value.message
+
+
 # -- limits under load ----------------------------------------------------------------------
 
 
