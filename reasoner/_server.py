@@ -72,6 +72,7 @@ from reasoner._server_sse import (
     StreamedRun,
     event_frame,
     frame,
+    json_response,
     to_json,
 )
 from reasoner.errors import UsageError
@@ -207,7 +208,7 @@ class _Api:
             summary = summarize(events)
             if summary["status"] != "completed":
                 return problem_response(failure_problem(events))
-            return JSONResponse(summary)
+            return json_response(summary)
 
         return CollectedRun(run, finish, on_close=self.gate.release)
 
@@ -279,7 +280,7 @@ class _Api:
 
         def finish(events: list[Event]) -> Response:
             try:
-                return JSONResponse(chat_completion(events, model=body.model, created=int(time.time())))
+                return json_response(chat_completion(events, model=body.model, created=int(time.time())))
             except HTTPProblem as problem:
                 return problem_response(problem)
 

@@ -29,7 +29,17 @@ from starlette.types import Receive, Scope, Send
 
 from reasoner.events import Event
 
-__all__ = ["CollectedRun", "Renderer", "RunTask", "StreamedRun", "encode_event", "event_frame", "frame", "race_disconnect"]
+__all__ = [
+    "CollectedRun",
+    "Renderer",
+    "RunTask",
+    "StreamedRun",
+    "encode_event",
+    "event_frame",
+    "frame",
+    "json_response",
+    "race_disconnect",
+]
 
 KEEPALIVE = b": keep-alive\n\n"
 _BUFFER = 256  # events buffered between the run and a slow client (backpressure past that)
@@ -40,6 +50,11 @@ RunTask = Callable[[MemoryObjectSendStream[Event]], Coroutine[Any, Any, None]]
 def to_json(value: Any) -> str:
     """JSON text for anything a tool may return (pydantic models, dataclasses, ...); NaN becomes null."""
     return pydantic_core.to_json(value, fallback=str, inf_nan_mode="null").decode()
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """A JSON response serialized like the SSE events (so streamed and whole results agree; NaN becomes null)."""
+    return Response(to_json(value), status_code=status, media_type="application/json")
 
 
 def event_dict(event: Event) -> dict[str, Any]:
