@@ -47,6 +47,7 @@ from reasoner.planner._prompts import (
 
 if TYPE_CHECKING:
     from reasoner._runtime import Runtime
+    from reasoner.tools import ToolRegistry
 
 __all__ = ["RunResult", "plan_only", "run"]
 
@@ -88,8 +89,16 @@ class RunResult:
 
 @dataclass(frozen=True, slots=True)
 class LoopConfig:
+    """Planner settings. The plan grammar's bounds are tight on purpose: a small model
+    that starts rambling inside a string is stopped after ``max_string`` characters."""
+
     examples: Sequence[Example] = ()
     max_nodes: int = 16
+    max_string: int = 96
+    max_array: int = 16
+
+    def schema(self, registry: ToolRegistry, first_id: int = 1) -> dict[str, Any]:
+        return plan_schema(registry, max_nodes=self.max_nodes, max_string=self.max_string, max_array=self.max_array, first_id=first_id)
 
 
 def _observations(result: ExecutionResult | None) -> list[Observation]:
@@ -120,7 +129,7 @@ async def _plan_and_execute(
     session: Session, runtime: Runtime, query: str, config: LoopConfig, previous: ExecutionResult | None, reason: str | None, plans: list[Plan]
 ) -> ExecutionResult:
     first_id = 1 + max((n.id for n in previous.plan.nodes), default=0) if previous else 1
-    schema = plan_schema(runtime.registry, max_nodes=config.max_nodes, first_id=first_id)
+    schema = config.schema(runtime.registry, first_id)
     messages = plan_messages(
         query, runtime.registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=first_id
     )
@@ -234,7 +243,7 @@ async def run(session: Session, runtime: Runtime, query: str, *, output: Any = N
 
 async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig) -> Plan:
     """Ask the planner for a plan without running any tool (``Engine.explain(question)``)."""
-    schema = plan_schema(runtime.registry, max_nodes=config.max_nodes)
+    schema = config.schema(runtime.registry)
     messages = plan_messages(query, runtime.registry, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:

@@ -18,7 +18,7 @@ def _specs(**options: object) -> list[ToolSpec]:
 def test_exported_surface() -> None:
     assert demo.__all__ == sorted(demo.__all__)
     assert set(demo.__all__) == {
-        "CalcResult", "ChartResult", "Conversion", "Price", "SearchHit", "SearchResults",
+        "CalcResult", "ChartResult", "Conversion", "DEMO_EXAMPLES", "Price", "SearchHit", "SearchResults",
         "calculator", "chart", "convert_units", "default_chart_dir", "demo_tools", "make_chart",
         "sample_tickers", "search", "stock_price",
     }  # fmt: skip
@@ -66,3 +66,19 @@ async def test_chart_dir_moves_the_chart_tool_only(tmp_path: Path) -> None:
     result = await chart.invoke({"values": [1.0, 2.0], "labels": ["a", "b"]})
     assert Path(result["path"]).parent == tmp_path
     assert _specs(chart_dir=tmp_path)[0] is _specs()[0]
+
+
+def test_planner_examples_are_valid_plans_for_the_demo_toolkit_and_not_eval_questions() -> None:
+    import json
+    from pathlib import Path
+
+    from reasoner.planner import Plan, validate
+    from reasoner.tools import ToolRegistry
+    from reasoner.tools.demo import DEMO_EXAMPLES, demo_tools
+
+    registry = ToolRegistry.of(demo_tools())
+    dataset = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "demo.jsonl"
+    questions = {json.loads(line)["question"] for line in dataset.read_text().splitlines() if line.strip()}
+    for question, plan in DEMO_EXAMPLES:
+        validate(Plan.from_json(plan), registry)
+        assert question not in questions

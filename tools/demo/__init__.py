@@ -18,6 +18,7 @@ from reasoner.tools.demo._prices import stock_price as stock_price
 from reasoner.tools.demo._search import SearchHit as SearchHit
 from reasoner.tools.demo._search import SearchResults as SearchResults
 from reasoner.tools.demo._search import search as search
+from reasoner.tools.demo._toolkit import DEMO_EXAMPLES as DEMO_EXAMPLES
 from reasoner.tools.demo._toolkit import demo_tools as demo_tools
 from reasoner.tools.demo._units import Conversion as Conversion
 from reasoner.tools.demo._units import convert_units as convert_units
@@ -26,6 +27,7 @@ __all__ = [
     "CalcResult",
     "ChartResult",
     "Conversion",
+    "DEMO_EXAMPLES",
     "Price",
     "SearchHit",
     "SearchResults",
