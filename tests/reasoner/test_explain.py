@@ -7,6 +7,7 @@ import pytest
 from reasoner._engine import Engine
 from reasoner._explain import PhysicalNode
 from reasoner.errors import PlanError, UsageError
+from reasoner.models import ScriptedModel
 from reasoner.planner import Node, Plan, Ref
 from reasoner.tools import tool
 
@@ -105,6 +106,6 @@ async def test_explain_accepts_plan_json_and_rejects_bad_plans() -> None:
     assert info.value.node_id == 1
 
 
-async def test_explaining_a_question_needs_a_planner_model() -> None:
-    with pytest.raises(UsageError, match="needs a planner model"):
-        await engine().explain("Compare the top 3 cloud providers")
+async def test_explaining_a_question_needs_tools_to_plan_with() -> None:
+    with pytest.raises(UsageError, match="needs tools to plan with"):
+        await Engine(planner=ScriptedModel([])).explain("Compare the top 3 cloud providers")
