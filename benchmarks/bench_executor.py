@@ -158,7 +158,7 @@ def header() -> None:
 
 async def overhead() -> None:
     print(f"\n(1) overhead per node, {N_OVERHEAD:,} no-op async nodes, best of {REPEATS} (target <= 50 us/node)")
-    print(f"  {'DAG':<12} {'execute':>9} {'validate':>9} {'rest':>8} | {'levels':>8} {'sequential':>10}   us per node")
+    print(f"  {'DAG':<12} {'execute':>9} {'validate':>9} {'rest':>8} | {'levels':>8} {'sequential':>10}   (us per node) | {'lv/ours':>7}")
     engine = Engine(tools=[noop])
     registry = engine.tools
     for name, plan in overhead_plans(N_OVERHEAD).items():
@@ -173,7 +173,7 @@ async def overhead() -> None:
         per = 1e6 / N_OVERHEAD
         print(
             f"  {name:<12} {ours * per:>9.1f} {checking * per:>9.1f} {(ours - checking) * per:>8.1f} | "
-            f"{level * per:>8.1f} {seq * per:>10.1f}"
+            f"{level * per:>8.1f} {seq * per:>10.1f}                 | {level / ours:>7.2f}"
         )
     print("  execute = validate + rest; levels/sequential: the baselines (no validation, no events, no limits)")
 
