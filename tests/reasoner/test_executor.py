@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from reasoner._engine import Engine
+from reasoner import Engine
 from reasoner.errors import ToolRetry, UsageError
 from reasoner.planner import Node, Plan, Ref
 from reasoner.tools import tool

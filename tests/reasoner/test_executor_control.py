@@ -12,7 +12,7 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from reasoner._engine import Engine
+from reasoner import Engine
 from reasoner.errors import ModelError, PlanError, UsageError
 from reasoner.planner import Node, Plan, Ref, iter_plan_nodes
 from reasoner.tools import tool

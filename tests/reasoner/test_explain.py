@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reasoner._engine import Engine
+from reasoner import Engine
 from reasoner._explain import PhysicalNode
 from reasoner.errors import PlanError, UsageError
 from reasoner.models import ScriptedModel
