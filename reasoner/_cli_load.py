@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import difflib
 import importlib
 import importlib.util
@@ -178,8 +177,8 @@ def build_registry(args: argparse.Namespace, env: Mapping[str, str]) -> ToolRegi
 
 def load_output(spec: str) -> Any:
     """The ``output=`` type for ``--output``: ``module:Model`` (anything pydantic's
-    ``TypeAdapter`` takes) or a JSON Schema file (``.json``), which becomes a type whose
-    JSON Schema is the file's and whose values are validated with jsonschema."""
+    ``TypeAdapter`` takes) or a JSON Schema file (``.json``), passed as a dict: the answer is then
+    the JSON value, validated against it."""
     from pydantic import TypeAdapter
 
     path = Path(spec).expanduser()
@@ -201,11 +200,8 @@ def load_output(spec: str) -> Any:
     return value
 
 
-def _schema_type(path: Path, spec: str) -> type[Any]:
-    import jsonschema
-
-    from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
-
+def _schema_type(path: Path, spec: str) -> dict[str, Any]:
+    """The JSON Schema in ``path``, for ``output=`` (the loop checks and inlines it)."""
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -214,47 +210,10 @@ def _schema_type(path: Path, spec: str) -> type[Any]:
         raise CliError(f"--output {spec!r} is not JSON: {exc}", "fix the file so it holds one JSON Schema object") from exc
     if not isinstance(schema, dict):
         raise CliError(f"--output {spec!r} holds a {type(schema).__name__}, not a JSON Schema object", 'write a schema like {"type": "object", ...}')
-    validator_cls = jsonschema.validators.validator_for(schema)
+    from reasoner._loop import output_schema
+
     try:
-        validator_cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
-        raise CliError(f"--output {spec!r} is not a valid JSON Schema at {where}: {exc.message}", "fix the schema") from exc
-    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    try:
-        flat = inline_refs(schema, defs)
-    except RecursiveSchema as exc:
-        raise CliError(
-            f"--output {spec!r}: definition {exc.name!r} refers to itself; a recursive schema cannot be decoded under a grammar",
-            "bound the nesting (write out the levels you need)",
-        ) from exc
-    except KeyError as exc:
-        raise CliError(f"--output {spec!r}: $ref {exc.args[0]!r} points nowhere", "only local refs (#/$defs/Name) are supported") from exc
-    return schema_output_type(flat, validator_cls(schema), name=str(schema.get("title") or path.stem))
-
-
-def schema_output_type(schema: dict[str, Any], validator: Any, *, name: str) -> type[Any]:
-    """A type pydantic treats as ``schema``: its JSON Schema is ``schema`` (refs inlined),
-    and validating a value checks it with ``validator`` and returns it unchanged."""
-    import jsonschema
-    from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
-    from pydantic_core import CoreSchema, core_schema
-
-    def check(value: Any) -> Any:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
-        if error is not None:
-            raise ValueError(f"does not match the --output schema at {error.json_path}: {error.message}")
-        return value
-
-    def core(cls: type[Any], source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        return core_schema.no_info_plain_validator_function(check)
-
-    def json_schema(cls: type[Any], schema_: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
-        return copy.deepcopy(schema)
-
-    namespace: dict[str, Any] = {
-        "__get_pydantic_core_schema__": classmethod(core),
-        "__get_pydantic_json_schema__": classmethod(json_schema),
-        "__doc__": f"Output shaped by the JSON Schema {name!r}.",
-    }
-    return type(f"SchemaOutput[{name}]", (), namespace)
+        output_schema(schema)
+    except UsageError as exc:
+        raise CliError(f"--output {spec!r}: {exc}", "fix the schema") from exc
+    return schema

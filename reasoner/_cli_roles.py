@@ -22,7 +22,7 @@ from reasoner.errors import ConfigError
 if TYPE_CHECKING:
     from reasoner.models import Catalog, Model
 
-__all__ = ["DEFAULT_PLANNER", "ROLES", "Roles", "resolve_roles"]
+__all__ = ["DEFAULT_PLANNER", "ROLES", "Roles", "add_model_options", "resolve_roles"]
 
 DEFAULT_PLANNER = "smollm2-135m"
 ROLES = ("planner", "joiner", "answerer")
@@ -37,6 +37,23 @@ class Roles:
     joiner: list[str | Model]
     answerer: list[str | Model]
     catalog: Catalog | None
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--planner``, ``--joiner``, ``--answerer`` and ``--config`` (shared by run and serve)."""
+    models = parser.add_argument_group(
+        "models",
+        "A model is a catalog name, a local transformers folder, or a model of the config file; "
+        "repeat an option or comma-separate names for fallbacks, tried in order.",
+    )
+    models.add_argument("--planner", action="append", metavar="NAME", help=f"the planner (default: the config file's, else {DEFAULT_PLANNER})")
+    models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner (default: the config file's, else the planner)")
+    models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer (default: the config file's, else the planner)")
+    models.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the model catalog, a TOML file (default: $REASONER_CONFIG, ./reasoner.toml, then <reasoner home>/config.toml)",
+    )
 
 
 def resolve_roles(args: argparse.Namespace, env: Mapping[str, str], models: Mapping[str, Model]) -> Roles:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from reasoner._cli_common import CliError, Command, Context, debug_flag
 from reasoner._cli_load import add_tool_options, build_registry, load_output
-from reasoner._cli_roles import DEFAULT_PLANNER, resolve_roles
+from reasoner._cli_roles import add_model_options, resolve_roles
 from reasoner.errors import ToolError
 
 if TYPE_CHECKING:
@@ -43,19 +43,7 @@ def _positive_float(text: str) -> float:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", help='the question, e.g. "Compare MSFT and AAPL closing prices"; - reads it from stdin')
-    models = parser.add_argument_group(
-        "models",
-        "A model is a catalog name, a local transformers folder, or a model of the config file; "
-        "repeat an option or comma-separate names for fallbacks, tried in order.",
-    )
-    models.add_argument("--planner", action="append", metavar="NAME", help=f"the planner (default: the config file's, else {DEFAULT_PLANNER})")
-    models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner (default: the config file's, else the planner)")
-    models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer (default: the config file's, else the planner)")
-    models.add_argument(
-        "--config",
-        metavar="FILE",
-        help="the model catalog, a TOML file (default: $REASONER_CONFIG, ./reasoner.toml, then <reasoner home>/config.toml)",
-    )
+    add_model_options(parser)
     budget = parser.add_argument_group("budget")
     budget.add_argument("--max-iterations", type=_positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
     budget.add_argument("--max-tokens", type=_positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")

@@ -23,19 +23,21 @@ tokens and seconds. With no tools registered, the loop skips planning and answer
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import jsonschema
 from pydantic import TypeAdapter, ValidationError
 
 from reasoner._executor import ExecutionResult, execute
-from reasoner._roles import Budget, ModelUsage, Session
-from reasoner.errors import BudgetExceeded, ModelError, PlanError
+from reasoner._roles import ModelUsage, Session
+from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Event
 from reasoner.models import Model
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
+from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 from reasoner.planner._prompts import (
     JOIN_SCHEMA,
     Example,
@@ -158,7 +160,14 @@ async def _join(session: Session, query: str, result: ExecutionResult) -> tuple[
 
 
 def output_schema(output: Any) -> tuple[TypeAdapter[Any], dict[str, Any]]:
-    """The adapter and strict JSON Schema for ``output=`` (objects closed to extra keys)."""
+    """The adapter and JSON Schema the answer is decoded under, for ``output=``.
+
+    ``output`` is a type (objects in its schema are closed to extra keys) or a JSON Schema
+    dict (used as given, local ``$ref``s inlined; the answer is then the plain JSON value,
+    validated with jsonschema). Raises UsageError for an invalid or recursive schema.
+    """
+    if isinstance(output, Mapping):
+        return TypeAdapter(Any), _inline(dict(output))
     adapter: TypeAdapter[Any] = TypeAdapter(output)
     schema = adapter.json_schema()
 
@@ -176,9 +185,28 @@ def output_schema(output: Any) -> tuple[TypeAdapter[Any], dict[str, Any]]:
     return adapter, schema
 
 
-async def _answer(session: Session, query: str, result: ExecutionResult | None, output: Any) -> Any:
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    validator = jsonschema.validators.validator_for(schema)
+    try:
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+        raise UsageError(f"output schema is not a valid JSON Schema at {where}: {exc.message}") from exc
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+    body = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
+    try:
+        return inline_refs(body, defs)
+    except RecursiveSchema as exc:
+        raise UsageError(f"output schema: definition {exc.name!r} refers to itself; bound the nesting, a grammar cannot decode a recursive schema") from exc
+    except KeyError as exc:
+        raise UsageError(f"output schema: $ref {exc.args[0]!r} points nowhere; only local refs (#/$defs/Name) are supported") from exc
+
+
+async def _answer(
+    session: Session, query: str, result: ExecutionResult | None, answer_format: tuple[TypeAdapter[Any], dict[str, Any]] | None
+) -> Any:
     observations = _observations(result)
-    adapter, schema = output_schema(output) if output is not None else (None, None)
+    adapter, schema = answer_format if answer_format is not None else (None, None)
     messages = answer_messages(query, observations, structured=schema is not None)
 
     def on_text(piece: str) -> None:
@@ -186,12 +214,12 @@ async def _answer(session: Session, query: str, result: ExecutionResult | None, 
 
     async def attempt(model: Model) -> Any:
         text = await session.text("answerer", model, messages, schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
-        if adapter is None:
+        if schema is None or adapter is None:
             return text.strip()
         try:
             return adapter.validate_json(text)
         except ValidationError as exc:
-            raise ModelError(f"answerer model {model.name!r} wrote output that does not fit {output!r}: {exc}") from exc
+            raise ModelError(f"answerer model {model.name!r} wrote output that does not fit the output type: {exc}") from exc
 
     answer = await session.with_fallback("answerer", attempt)
     shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
@@ -201,6 +229,7 @@ async def _answer(session: Session, query: str, result: ExecutionResult | None, 
 
 async def run(session: Session, runtime: Runtime, query: str, *, output: Any = None, config: LoopConfig) -> RunResult:
     """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``."""
+    answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
     rec = session.rec
     rec.emit("run.started", query=query, tools=runtime.registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
     plans: list[Plan] = []
@@ -221,7 +250,7 @@ async def run(session: Session, runtime: Runtime, query: str, *, output: Any = N
                     if rec.iteration + 1 >= session.budget.iterations:
                         raise BudgetExceeded("iterations", session.budget.iterations)
                     rec.iteration += 1
-            answer = await _answer(session, query, result, output)
+            answer = await _answer(session, query, result, answer_format)
         if scope.cancelled_caught:
             raise BudgetExceeded("seconds", session.budget.seconds)
     except Exception as exc:

@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -410,6 +410,7 @@ def create_app(
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``reasoner serve``."""
     from reasoner._cli_load import add_tool_options
+    from reasoner._cli_roles import add_model_options
 
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
@@ -423,11 +424,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--cors-origin", action="append", metavar="ORIGIN", help="allow this browser origin (repeatable; default: CORS off)"
     )
-    models = parser.add_argument_group("models (a catalog name or a local model folder; repeat or comma-separate for fallbacks)")
-    models.add_argument("--planner", action="append", metavar="NAME", help="the planner model (default: smollm2-135m)")
-    models.add_argument("--joiner", action="append", metavar="NAME", help="the joiner model (default: the planner's)")
-    models.add_argument("--answerer", action="append", metavar="NAME", help="the answerer model (default: the planner's)")
-    models.add_argument("--engine-name", default="reasoner", help="the model id clients ask for (default: reasoner)")
+    add_model_options(parser)
+    parser.add_argument("--engine-name", default="reasoner", help="the model id clients ask for (default: reasoner)")
     limits = parser.add_argument_group("limits")
     limits.add_argument(
         "--max-body-bytes", type=int, default=1_000_000, metavar="N", help="largest request body (default: 1000000)"
@@ -460,20 +458,24 @@ def serve_main(args: argparse.Namespace) -> int:
 
     from reasoner._cli_common import split_names
     from reasoner._cli_load import build_registry
+    from reasoner._cli_roles import resolve_roles
     from reasoner._engine import Engine
+    from reasoner.tools.demo import DEMO_EXAMPLES
 
     env = os.environ
     keys = [*(args.api_key or ()), *split_names([env.get("REASONER_API_KEYS", "")])]
     limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
     budget = Budget(**{k: v for k, v in limits.items() if v is not None})
-    engine_kwargs: dict[str, Any] = {
-        "tools": build_registry(args, env),
-        "planner": split_names(args.planner) or ["smollm2-135m"],
-        "joiner": split_names(args.joiner) or None,
-        "answerer": split_names(args.answerer) or None,
-        "budget": budget,
-    }
-    engine = Engine(**engine_kwargs)
+    roles = resolve_roles(args, env, {})
+    engine = Engine(
+        tools=build_registry(args, env),
+        planner=roles.planner,
+        joiner=roles.joiner,
+        answerer=roles.answerer,
+        catalog=roles.catalog,
+        budget=budget,
+        examples=() if args.no_demo else DEMO_EXAMPLES,
+    )
     app = create_app(
         engine,
         api_keys=keys,

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reasoner._roles import Budget
 from reasoner._server_errors import HTTPProblem, from_validation_error, problem_response
-from reasoner._server_schemas import BudgetIn, output_type, schema_problem
+from reasoner._server_schemas import BudgetIn, schema_problem
 
 __all__ = ["BearerAuth", "check_budget", "check_output", "check_query", "check_tools", "read_body"]
 
@@ -87,7 +87,7 @@ def check_output(schema: dict[str, Any] | None, param: str) -> Any:
     problem = schema_problem(schema)
     if problem is not None:
         raise HTTPProblem(422, f"{param}: {problem}", param=param, code="invalid_schema")
-    return output_type(schema)
+    return schema
 
 
 # -- auth ------------------------------------------------------------------------------

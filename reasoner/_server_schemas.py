@@ -9,15 +9,12 @@ with ``extra_body={"reasoner": {...}}``.
 
 from __future__ import annotations
 
-import copy
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
-from reasoner.grammars import validate_instance
-from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
+from reasoner.errors import UsageError
+
 
 __all__ = [
     "BudgetIn",
@@ -29,7 +26,6 @@ __all__ = [
     "ResponseFormat",
     "StreamOptions",
     "TextPart",
-    "output_type",
     "schema_problem",
 ]
 
@@ -128,38 +124,13 @@ class ChatRequest(BaseModel):
 
 
 def schema_problem(schema: dict[str, Any]) -> str | None:
-    """Why ``schema`` cannot be an answer schema (``None`` when it can)."""
+    """Why ``schema`` cannot be an answer schema (``None`` when it can); the loop takes the
+    schema itself as ``output=``."""
+    from reasoner._loop import output_schema
+
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        return f"not a valid JSON Schema (Draft 2020-12): {exc.message} at '#/{where}'; fix the schema"
-    try:
-        _inlined(schema)
-    except RecursiveSchema as exc:
-        return f"definition {exc.name!r} refers to itself; a recursive schema cannot be decoded under a grammar: unroll it to a fixed depth"
-    except KeyError as exc:
-        return f"$ref {exc.args[0]!r} points nowhere; only local refs (#/$defs/Name) are supported"
+        output_schema(schema)
+    except UsageError as exc:
+        return str(exc)
     return None
 
-
-def output_type(schema: dict[str, Any]) -> Any:
-    """A type for the loop's ``output=`` whose JSON Schema is ``schema``; answers validate with jsonschema.
-
-    Local ``$ref``s are inlined first, because pydantic re-resolves references in a schema
-    it did not build (recursive schemas are refused by :func:`schema_problem`). The answer
-    is the plain JSON value (dict, list, str, ...).
-    """
-    inlined = _inlined(schema)
-
-    def check(value: Any) -> Any:
-        return validate_instance(value, schema)
-
-    return Annotated[Any, WithJsonSchema(inlined), AfterValidator(check)]
-
-
-def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
-    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-    body = {k: v for k, v in copy.deepcopy(schema).items() if k not in ("$defs", "definitions")}
-    inlined: dict[str, Any] = inline_refs(body, defs)
-    return inlined

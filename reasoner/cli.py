@@ -46,7 +46,28 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: list[Command] = [RUN, TOOLS]
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    from reasoner._server import serve_main
+
+    return serve_main(args)
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    from reasoner._server import add_serve_arguments
+
+    add_serve_arguments(parser)
+
+
+SERVE = Command(
+    name="serve",
+    help="serve the engine over HTTP: /v1/reason (SSE) and OpenAI-compatible /v1/chat/completions",
+    description="Serve the engine with uvicorn: POST /v1/reason streams events as Server-Sent Events, "
+    "POST /v1/chat/completions speaks the OpenAI protocol, GET /v1/models, /v1/tools, /healthz, /openapi.json.",
+    configure=_serve_arguments,
+    handler=_serve,
+)
+
+COMMANDS: list[Command] = [RUN, TOOLS, SERVE]
 
 
 def build_parser() -> argparse.ArgumentParser:

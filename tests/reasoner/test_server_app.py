@@ -228,17 +228,23 @@ def test_answer_text_holds_back_whitespace_like_the_engines_strip() -> None:
     assert text.text == ""
 
 
-async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     import argparse
 
     import uvicorn
 
     from reasoner._server import add_serve_arguments, serve_main
 
+    config = tmp_path / "reasoner.toml"  # the models are only named here, never contacted
+    config.write_text(
+        '[models.plan-a]\nurl = "http://127.0.0.1:9/v1"\nmodel = "a"\n[models.plan-b]\nurl = "http://127.0.0.1:9/v1"\nmodel = "b"\n'
+    )
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)
     args = parser.parse_args(
         [
+            "--config",
+            str(config),
             "--port",
             "9123",
             "--api-key",
@@ -259,5 +265,6 @@ async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.Monk
     async for c in client_for(ran["app"]):
         assert (await c.get("/v1/models")).status_code == 401
         models = (await c.get("/v1/models", headers={"Authorization": "Bearer k3"})).json()["data"]
-        assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b"]
+        # joiner and answerer come from the config file, whose default roles are the embedded model
+        assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b", "smollm2-135m"]
         assert (await c.get("/healthz")).json()["max_concurrent_runs"] == 3

@@ -240,9 +240,7 @@ def test_sdk_json_schema_response_format_constrains_the_answer(sdk: openai.OpenA
 
 
 def _close_type() -> Any:
-    from reasoner._server_schemas import output_type
-
-    return output_type(CLOSE_SCHEMA)
+    return CLOSE_SCHEMA
 
 
 def test_sdk_role_model_name_and_models_listing(sdk: openai.OpenAI) -> None:
