@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "GrammarError": "reasoner.errors",
     "ModelError": "reasoner.errors",
     "Node": "reasoner.planner",
+    "PhysicalNode": "reasoner._explain",
     "Plan": "reasoner.planner",
     "PlanError": "reasoner.errors",
     "ReasonerError": "reasoner.errors",
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from reasoner._api import reason
     from reasoner._engine import Engine
     from reasoner._executor import ExecutionResult
-    from reasoner._explain import Explanation
+    from reasoner._explain import Explanation, PhysicalNode
     from reasoner._loop import RunResult
     from reasoner._roles import Budget
     from reasoner.errors import (

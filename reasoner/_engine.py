@@ -141,7 +141,22 @@ class Engine:
     def _session(self, recorder: Recorder, budget: Budget | None) -> Session:
         return Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options)
 
-    async def reason(self, query: str, *, output: Any = None, budget: Budget | None = None) -> RunResult:
+    @property
+    def budget(self) -> Budget:
+        """The default budget of a run."""
+        return self._budget
+
+    def _subset(self, tools: Sequence[str] | None) -> ToolRegistry | None:
+        if tools is None:
+            return None
+        unknown = [name for name in tools if name not in self.tools]
+        if unknown:
+            raise UsageError(f"unknown tool(s) {unknown}: this engine has {self.tools.names()}")
+        return ToolRegistry.of([self.tools[name] for name in dict.fromkeys(tools)])
+
+    async def reason(
+        self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+    ) -> RunResult:
         """Answer ``query``: plan, run the tools (starting while the plan decodes), join, answer.
 
         Args:
@@ -149,6 +164,7 @@ class Engine:
             output: a type (a pydantic model, a dataclass, ``list[int]``...) to decode the
                 answer into; ``result.answer`` is then an instance of it. Default: text.
             budget: limits for this run (default: the engine's).
+            tools: names of the registered tools the planner may use this run (default: all).
 
         Returns:
             A :class:`RunResult`: ``answer``, ``plans``, ``outputs``, ``usage`` per model,
@@ -160,14 +176,17 @@ class Engine:
             PlanError: every planner model wrote an invalid plan in the last iteration.
             UsageError: an empty query or a bad argument.
         """
-        return await self._run(query, output, budget, Recorder())
+        return await self._run(query, output, budget, tools, Recorder())
 
-    async def _run(self, query: str, output: Any, budget: Budget | None, recorder: Recorder) -> RunResult:
+    async def _run(self, query: str, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
         if not isinstance(query, str) or not query.strip():
             raise UsageError("reason() needs a non-empty question string")
-        return await run(self._session(recorder, budget), self._runtime, query, output=output, config=self._config)
+        registry = self._subset(tools)
+        return await run(self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry)
 
-    async def stream(self, query: str, *, output: Any = None, budget: Budget | None = None) -> AsyncIterator[Event]:
+    async def stream(
+        self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+    ) -> AsyncIterator[Event]:
         """The events of one run as they happen (DESIGN.md section 5), ending with
         ``run.completed``; after ``run.failed`` the error is raised.
 
@@ -180,7 +199,7 @@ class Engine:
         async def produce() -> None:
             with send:
                 try:
-                    await self._run(query, output, budget, Recorder(sink=send.send_nowait))
+                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait))
                 except Exception as exc:  # delivered to the consumer after the run.failed event
                     failure.append(exc)
 

@@ -128,17 +128,24 @@ async def _plan_stream(
 
 
 async def _plan_and_execute(
-    session: Session, runtime: Runtime, query: str, config: LoopConfig, previous: ExecutionResult | None, reason: str | None, plans: list[Plan]
+    session: Session,
+    runtime: Runtime,
+    registry: ToolRegistry,
+    query: str,
+    config: LoopConfig,
+    previous: ExecutionResult | None,
+    reason: str | None,
+    plans: list[Plan],
 ) -> ExecutionResult:
     first_id = 1 + max((n.id for n in previous.plan.nodes), default=0) if previous else 1
-    schema = config.schema(runtime.registry, first_id)
+    schema = config.schema(registry, first_id)
     messages = plan_messages(
-        query, runtime.registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=first_id
+        query, registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=first_id
     )
     known = {n.id: n for n in previous.plan.nodes} if previous else {}
 
     async def attempt(model: Model) -> ExecutionResult:
-        parser = PlanStreamParser(runtime.registry, previous=known)
+        parser = PlanStreamParser(registry, previous=known)
         nodes = _plan_stream(session, model, messages, schema, parser, plans)
         return await execute(runtime, nodes, session.rec, previous=previous)
 
@@ -227,20 +234,26 @@ async def _answer(
     return answer
 
 
-async def run(session: Session, runtime: Runtime, query: str, *, output: Any = None, config: LoopConfig) -> RunResult:
-    """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``."""
+async def run(
+    session: Session, runtime: Runtime, query: str, *, output: Any = None, config: LoopConfig, registry: ToolRegistry | None = None
+) -> RunResult:
+    """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``.
+
+    ``registry`` (default: the runtime's) is the set of tools the planner may use this run.
+    """
+    registry = registry if registry is not None else runtime.registry
     answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
     rec = session.rec
-    rec.emit("run.started", query=query, tools=runtime.registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
+    rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
     plans: list[Plan] = []
     result: ExecutionResult | None = None
     try:
         with anyio.CancelScope(deadline=anyio.current_time() + session.budget.seconds) as scope:
-            if len(runtime.registry):
+            if len(registry):
                 reason: str | None = None
                 while True:
                     try:
-                        result = await _plan_and_execute(session, runtime, query, config, result, reason, plans)
+                        result = await _plan_and_execute(session, runtime, registry, query, config, result, reason, plans)
                     except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
                         action, reason = "replan", f"the last plan was invalid: {exc}"
                     else:

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from pydantic import BaseModel
 
-from reasoner import Budget, BudgetExceeded, Engine, ModelError, load_trace, reason, save_trace, tool
+from reasoner import Budget, BudgetExceeded, Engine, ModelError, UsageError, load_trace, reason, save_trace, tool
 from reasoner.models import ScriptedModel
 
 FINISH = '{"action":"finish"}'
@@ -208,3 +208,29 @@ async def test_explain_question_plans_without_running() -> None:
 def test_sync_reason_wrapper() -> None:
     result = reason("q", tools=[double], planner=ScriptedModel([plan(("double", {"x": 5})), FINISH, "10"]))
     assert result.answer == "10" and result.outputs == {1: 10}
+
+
+async def test_output_json_schema_dict_gives_the_validated_json_value() -> None:
+    schema = {"type": "object", "properties": {"value": {"$ref": "#/$defs/n"}}, "required": ["value"], "$defs": {"n": {"type": "integer"}}}
+    model = ScriptedModel(['{"value":7}', '{"value":"seven"}'])
+    assert (await Engine(planner=model).reason("q", output=schema)).answer == {"value": 7}
+    assert model.calls[0].schema == {"type": "object", "properties": {"value": {"type": "integer"}}, "required": ["value"]}
+    with pytest.raises(ModelError, match="does not match the schema"):
+        await Engine(planner=model).reason("q", output=schema)
+
+
+async def test_bad_output_schema_and_unknown_tools_fail_before_any_model_call() -> None:
+    model = ScriptedModel([])
+    engine = Engine([double, sleepy], planner=model)
+    with pytest.raises(UsageError, match="refers to itself"):
+        await engine.reason("q", output={"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"})
+    with pytest.raises(UsageError, match="unknown tool"):
+        await engine.reason("q", tools=["nope"])
+    assert model.calls == []
+
+
+async def test_tools_subset_limits_what_the_planner_sees() -> None:
+    model = ScriptedModel([plan(("double", {"x": 1})), FINISH, "2"])
+    events = [e async for e in Engine([double, sleepy], planner=model).stream("q", tools=["double"])]
+    assert events[0].data["tools"] == ["double"]
+    assert "sleepy" not in model.calls[0].messages[0].content
