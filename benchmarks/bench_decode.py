@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import tempfile
 import time
@@ -191,7 +190,8 @@ def main() -> None:
         hf_text = model.tokenizer.decode(hf_tokens)
         print(f"(3) tool-call schema, prompt {usage.prompt_tokens} tokens (same output: {hf_text == ours.text})")
         print(
-            f"    generate + xgrammar processor: {t_hf * 1000:7.0f} ms  ({len(hf_tokens)} tokens, {len(hf_tokens)} forward passes)"
+            f"    generate + xgrammar processor: {t_hf * 1000:7.0f} ms  "
+            f"({len(hf_tokens)} tokens, {len(hf_tokens)} forward passes)"
         )
         print(
             f"    ours (llguidance):             {t_ours * 1000:7.0f} ms  ({usage.completion_tokens} tokens, "
