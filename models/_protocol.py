@@ -203,7 +203,8 @@ async def complete(
     schema the text is validated with jsonschema before this returns.
 
     Raises:
-        ModelError: the model failed, or a schema was given and the text does not match it.
+        ModelError: the model failed, or a schema was given and the text does not match it
+            (or was cut off by ``max_tokens``).
         UsageError: an unknown option field.
     """
     unknown = set(option_fields) - {f.name for f in dataclasses.fields(GenerateOptions)}
@@ -221,5 +222,10 @@ async def complete(
         raise ModelError(f"model {model.name!r} ended its stream without a finish reason and usage")
     text = "".join(parts)
     if schema is not None:
+        if last.finish_reason == "length":
+            raise ModelError(
+                f"model {model.name!r} reached max_tokens={opts.max_tokens} before its JSON output was complete: "
+                f"{text[-80:]!r}; raise max_tokens or bound the schema's strings and arrays"
+            )
         validate_output(text, schema, model=model.name)
     return Completion(text=text, usage=last.usage, finish_reason=last.finish_reason)

@@ -119,7 +119,7 @@ async def test_max_tokens_is_respected(tiny_model: TransformersModel) -> None:
     # under a schema the forced tokens count too; a truncated object fails validation
     cut = await _collect(tiny_model, schema=CONST_KEY, max_tokens=5)
     assert cut[-1].finish_reason == "length" and sum(len(d.token_ids) for d in cut) == 5
-    with pytest.raises(ModelError, match="not JSON"):
+    with pytest.raises(ModelError, match="reached max_tokens=5 before its JSON output was complete"):
         await complete(tiny_model, HELLO, schema=CONST_KEY, max_tokens=5)
 
 
