@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from reasoner import __version__
 from reasoner._cli_common import Command, Context, debug_flag
+from reasoner._cli_models import MODELS
 from reasoner._cli_run import RUN
 from reasoner._cli_tools import TOOLS
 from reasoner.errors import (
@@ -67,7 +68,7 @@ SERVE = Command(
     handler=_serve,
 )
 
-COMMANDS: list[Command] = [RUN, TOOLS, SERVE]
+COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS]
 
 
 def build_parser() -> argparse.ArgumentParser:
