@@ -27,7 +27,8 @@ The format::
     answerer = ["smollm2-135m"]
 
 Built-in names (``smollm2-135m``) always exist; an entry of the same name replaces one.
-A missing role defaults to ``["smollm2-135m"]``. The environment is read when the catalog
+A missing planner defaults to ``["smollm2-135m"]``; a missing joiner or answerer uses
+the planner's models. The environment is read when the catalog
 is loaded (``env=`` replaces ``os.environ``), never later: API keys are taken then from the
 variables the entries name, and are never shown in a repr or an error.
 """
@@ -155,7 +156,7 @@ class Catalog:
         self._home = _home(env)
         variables = {e.api_key_env for e in self._entries.values() if e.api_key_env}
         self._keys = {v: Secret(env[v]) for v in variables if env.get(v)}
-        self._roles: dict[str, tuple[str, ...]] = {r: (SMOLLM2_NAME,) for r in ROLES}
+        self._roles: dict[str, tuple[str, ...]] = {"planner": (SMOLLM2_NAME,)}  # joiner/answerer: the planner's unless set
         self._models: dict[str, Model] = {}
         self._lock = threading.Lock()
         self._set_roles(roles or {})
@@ -193,7 +194,7 @@ class Catalog:
         return cls(entries, roles, env=env, source=file)
 
     def __repr__(self) -> str:
-        roles = {r: list(m) for r, m in self._roles.items()}
+        roles = {r: self.role(r) for r in ROLES}
         return f"Catalog(source={str(self.source) if self.source else None!r}, models={self.names()!r}, roles={roles!r})"
 
     def names(self) -> list[str]:
@@ -216,9 +217,13 @@ class Catalog:
 
     def role(self, role: str) -> list[str]:
         """The ordered model names for ``role`` (``planner``, ``joiner`` or ``answerer``)."""
-        if role not in self._roles:
+        if role not in ROLES:
             raise UsageError(f"unknown role {role!r}: the roles are {', '.join(ROLES)}")
-        return list(self._roles[role])
+        return list(self._roles.get(role) or self._roles["planner"])
+
+    def sets_role(self, role: str) -> bool:
+        """Whether the config names models for ``role`` itself (else :meth:`role` falls back)."""
+        return role in self._roles
 
     def with_roles(self, **roles: str | Sequence[str]) -> Catalog:
         """A copy whose given roles name other models (built models are shared).

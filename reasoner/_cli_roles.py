@@ -72,7 +72,7 @@ def resolve_roles(args: argparse.Namespace, env: Mapping[str, str], models: Mapp
     planner = given["planner"] or (catalog.role("planner") if from_file else [DEFAULT_PLANNER])
     names = {
         "planner": planner,
-        **{role: given[role] or (catalog.role(role) if from_file else planner) for role in ("joiner", "answerer")},
+        **{role: given[role] or (catalog.role(role) if from_file and catalog.sets_role(role) else planner) for role in ("joiner", "answerer")},
     }
     for role, listed in names.items():
         for name in listed:

@@ -265,6 +265,6 @@ async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.Monk
     async for c in client_for(ran["app"]):
         assert (await c.get("/v1/models")).status_code == 401
         models = (await c.get("/v1/models", headers={"Authorization": "Bearer k3"})).json()["data"]
-        # joiner and answerer come from the config file, whose default roles are the embedded model
-        assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b", "smollm2-135m"]
+        # the config file sets no roles, so joiner and answerer are the planner's models
+        assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b"]
         assert (await c.get("/healthz")).json()["max_concurrent_runs"] == 3
