@@ -12,7 +12,7 @@ from typing import Any, Final, Protocol
 from reasoner.errors import GrammarError, UsageError
 from reasoner.grammars._matcher import GrammarMatcher, TokenizerFacts, encode
 from reasoner.grammars._support import BACKENDS, UnenforcedKeyword, prepare_schema
-from reasoner.grammars._validate import check_schema, validate_instance
+from reasoner.grammars._validate import validate_instance
 
 __all__ = ["DEFAULT_BACKEND", "CompiledGrammar", "clear_caches", "compile_json_schema"]
 
@@ -153,7 +153,6 @@ def _unenforced_error(backend: str, unenforced: tuple[UnenforcedKeyword, ...]) -
 def _compile(schema: dict[str, Any] | bool, tokenizer: Any, backend: str, *, strict: bool) -> CompiledGrammar:
     if not isinstance(schema, dict | bool):
         raise UsageError(f"a JSON Schema is an object or a boolean, got {type(schema).__name__}")
-    check_schema(schema)
     prepared = prepare_schema(schema, backend)
     if strict and prepared.unenforced:
         raise _unenforced_error(backend, prepared.unenforced)

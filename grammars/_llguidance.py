@@ -19,7 +19,7 @@ from reasoner.grammars._matcher import (
     encode,
     not_allowed,
 )
-from reasoner.grammars._support import one_of_provably_disjoint
+from reasoner.grammars._support import one_of_provably_disjoint, share_repeated
 
 if TYPE_CHECKING:
     import torch
@@ -50,7 +50,8 @@ class LLGuidanceAdapter:
         # Compact JSON: no free whitespace, "," and ":" separators. Printable \uXXXX escapes
         # are JSON, so they are allowed (llguidance refuses them by default). llguidance
         # proves oneOf branches disjoint itself but gives up behind a $ref; where our own
-        # proof succeeds, anyOf is the same language, so it may coerce.
+        # proof succeeds, anyOf is the same language, so it may coerce. Repeated subschemas
+        # (a plan's ref alternative at every value position) are built once via $defs.
         options: JsonCompileOptions = {
             "whitespace_flexible": False,
             "item_separator": ",",
@@ -59,12 +60,12 @@ class LLGuidanceAdapter:
             "coerce_one_of": one_of_provably_disjoint(schema),
         }
         try:
-            grammar = llguidance.LLMatcher.grammar_from_json_schema(json.dumps(schema), defaults=options)
+            grammar = llguidance.LLMatcher.grammar_from_json_schema(
+                json.dumps(share_repeated(schema)), defaults=options
+            )
         except ValueError as exc:
             raise GrammarError(f"llguidance could not read the schema: {exc}") from exc
-        is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(grammar, self._tokenizer)
-        if is_error:
-            raise _grammar_error(messages[0] if messages else "unknown error")
+        # the constructor builds the grammar once and records any error (it never raises)
         template = llguidance.LLMatcher(self._tokenizer, grammar, log_level=0)
         if template.is_error():
             raise _grammar_error(template.get_error())

@@ -11,7 +11,7 @@ from jsonschema.exceptions import SchemaError, best_match
 
 from reasoner.errors import GrammarError, ModelError
 
-__all__ = ["check_schema", "validate_instance"]
+__all__ = ["validate_instance"]
 
 
 def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | bool) -> Any:
@@ -38,11 +38,6 @@ def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | b
             f" (schema keyword {error.validator!r})"
         )
     return instance
-
-
-def check_schema(schema: dict[str, Any] | bool) -> None:
-    """Raise ``GrammarError`` naming the keyword if ``schema`` is not a valid 2020-12 schema."""
-    _validator(json.dumps(schema))
 
 
 @functools.lru_cache(maxsize=128)

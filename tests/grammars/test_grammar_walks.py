@@ -185,3 +185,65 @@ def test_constant_text_is_forced(backend: str, tokenizer: Any) -> None:
     # everything up to the integer is fixed; backends may hold back the last few bytes
     assert '{"kind":"weather report","n":'.startswith(text)
     assert len(text) >= len('{"kind":"weather')
+
+
+def _plan_registry() -> Any:
+    from reasoner.tools import ToolRegistry, ToolSpec
+
+    specs = [
+        {
+            "name": "search",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string", "maxLength": 40}},
+                "required": ["query"],
+            },
+        },
+        {
+            "name": "quote",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "ticker": {"type": "string", "enum": ["MSFT", "AMZN"]},
+                    "days": {"type": "integer", "minimum": 1, "maximum": 30},
+                },
+                "required": ["ticker"],
+            },
+        },
+        {
+            "name": "chart",
+            "parameters": {
+                "type": "object",
+                "properties": {"values": {"type": "array", "items": {"type": "number"}, "maxItems": 4}},
+                "required": ["values"],
+            },
+        },
+    ]
+    return ToolRegistry([ToolSpec.from_schema(spec, lambda **kwargs: kwargs) for spec in specs])
+
+
+def test_real_plan_schema_on_llguidance(tokenizer: Any, random_walk: Callable[..., Walk]) -> None:
+    from reasoner.planner import plan_schema
+
+    schema = plan_schema(_plan_registry(), max_string=12, max_array=3, max_nodes=3)
+    grammar = compile_json_schema(schema, tokenizer)
+    # the ref alternative repeats at every value position: the backend gets it once, via $defs
+    assert "$defs" not in schema
+    plan = (
+        '{"nodes":[{"id":1,"tool":"quote","args":{"ticker":"MSFT","days":7}},'
+        '{"id":2,"tool":"chart","args":{"values":[{"$ref":1,"path":"close"},1.5]}}]}'
+    )
+    assert grammar.accepts(plan)
+    assert not grammar.accepts(plan.replace('"days":7', '"days":70'))
+    assert not grammar.accepts(plan.replace('"path":"close"', '"path":"close","x":1'))
+    for seed in SEEDS:
+        walk = random_walk(grammar, tokenizer, seed)
+        validate_instance(walk.text, schema)
+
+
+def test_outlines_refuses_the_plan_schema_bounds(llama3_tokenizer: Any) -> None:
+    from reasoner.errors import GrammarError
+    from reasoner.planner import plan_schema
+
+    with pytest.raises(GrammarError, match="'minimum' at #/properties/nodes/items/oneOf/0/properties/id"):
+        compile_json_schema(plan_schema(_plan_registry()), llama3_tokenizer, "outlines")
