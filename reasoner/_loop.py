@@ -256,6 +256,7 @@ async def run(
                         result = await _plan_and_execute(session, runtime, registry, query, config, result, reason, plans)
                     except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
                         action, reason = "replan", f"the last plan was invalid: {exc}"
+                        rec.emit("join.decision", action=action, reason=reason, by="loop")
                     else:
                         action, reason = await _join(session, query, result)
                     if action == "finish":

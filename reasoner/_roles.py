@@ -122,6 +122,7 @@ class Session:
         )
 
     def record(self, role: Role, usage: Usage, seconds: float) -> None:
+        """Add one call's usage (and emit its ``usage`` event); never raises."""
         entry = self.usage.get(usage.model) or ModelUsage(usage.model)
         self.usage[usage.model] = entry.add(usage, seconds)
         self.tokens += usage.prompt_tokens + usage.completion_tokens
@@ -134,6 +135,8 @@ class Session:
             forced_tokens=usage.forced_tokens,
             seconds=round(seconds, 4),
         )
+
+    def check_tokens(self) -> None:
         if self.tokens > self.budget.tokens:
             raise BudgetExceeded("tokens", self.budget.tokens)
 
@@ -148,23 +151,30 @@ class Session:
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
         usage: Usage | None = None
-        async with aclosing(model.stream(messages, schema=schema, options=options)) as stream:
-            iterator = stream.__aiter__()
-            while True:
-                wait = min(self.call_timeout, deadline - time.perf_counter())
-                try:
-                    with anyio.fail_after(max(wait, 0.0)):
-                        delta: Delta = await iterator.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise ModelError(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
-                if delta.usage is not None:
-                    usage = delta.usage
-                if delta.text:
-                    yield delta.text
-        seconds = time.perf_counter() - start
-        self.record(role, usage or Usage(model.name, 0, 0, 0, seconds), seconds)
+        pieces = 0
+        try:
+            async with aclosing(model.stream(messages, schema=schema, options=options)) as stream:
+                iterator = stream.__aiter__()
+                while True:
+                    wait = min(self.call_timeout, deadline - time.perf_counter())
+                    try:
+                        with anyio.fail_after(max(wait, 0.0)):
+                            delta: Delta = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        raise ModelError(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
+                    if delta.usage is not None:
+                        usage = delta.usage
+                    if delta.text:
+                        pieces += 1
+                        yield delta.text
+        finally:
+            # a call cut short (invalid output, cancellation) still spent tokens: without the
+            # model's own count, record the pieces seen as a lower bound
+            seconds = time.perf_counter() - start
+            self.record(role, usage or Usage(model.name, 0, pieces, 0, seconds), seconds)
+        self.check_tokens()
 
     async def text(
         self,
