@@ -16,6 +16,7 @@ docstring). Run:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -124,7 +125,7 @@ def cpu_model() -> str:
 
 
 def main() -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip() or "unknown"
     print(f"# bench_plan_schema_strict  commit {commit}")
     print(f"# cpu: {cpu_model()} ({os.cpu_count()} cores)  python {sys.version.split()[0]}  reasoner {version('reasoner')}"
           f"  llguidance {version('llguidance')}")
@@ -146,7 +147,7 @@ def main() -> None:
         baseline = 0.0
         for label, options in variants:
             schema = plan_schema(registry, max_nodes=MAX_NODES, **options)
-            build = best_of(lambda options=options: plan_schema(registry, max_nodes=MAX_NODES, **options))
+            build = best_of(functools.partial(plan_schema, registry, max_nodes=MAX_NODES, **options))
             compiled, mask = compile_and_mask(schema, tokenizer)
             baseline = baseline or compiled
             print(f"{size:>5} {label:<24} {len(json.dumps(schema)) // 1024:>5} {build:7.1f} {compiled:8.1f} {mask:6.2f} {compiled / baseline:18.2f}x")

@@ -38,6 +38,7 @@ __all__ = ["OutputPath", "RefTargets", "UnknownToolPaths", "accepted_types", "ou
 UnknownToolPaths = Literal["intersection", "union"]
 Schema = dict[str, Any]
 
+_NUMBERS = frozenset({"number", "integer"})
 MAX_INDEX = 8
 MAX_DEPTH = 4
 MAX_PATHS = 256
@@ -113,8 +114,8 @@ def accepted_types(schema: Any) -> frozenset[str]:
     schema to the same place and unions every alternative it meets there, so this set is
     never wider than the one validate checks against.
     """
-    types = SchemaWalker(schema).types([schema])
-    return types | {"number", "integer"} if types & {"number", "integer"} else types
+    types: frozenset[str] = SchemaWalker(schema).types([schema])
+    return types | _NUMBERS if types & _NUMBERS else types
 
 
 def type_class(types: frozenset[str]) -> str:

@@ -8,8 +8,9 @@ The schema is built for grammar backends, so it sticks to what they all enforce:
 * every string gets a ``maxLength`` and every array a ``maxItems`` (a tighter bound
   from the tool's own schema is kept; a looser one is lowered to the plan bound), so
   decoding always terminates;
-* ``$defs`` references are inlined (no ``$ref`` is left, so no reference cycles); a
-  recursive tool schema is refused with :class:`~reasoner.errors.ToolDefinitionError`;
+* the tools' own ``$defs`` references are inlined (no cycles; the strict schema adds
+  only its own, acyclic ``$defs``); a recursive tool schema is refused with
+  :class:`~reasoner.errors.ToolDefinitionError`;
 * annotations the grammar does not need (``title``, ``default``, ``examples``,
   ``format``, ...) are dropped; ``format`` in particular is enforced differently by
   each backend and not at all by jsonschema by default, so it is left to the tool's
@@ -19,9 +20,17 @@ The schema is built for grammar backends, so it sticks to what they all enforce:
   The keys of free-form objects are not bounded: llguidance does not implement
   ``propertyNames``, and a model closes an object long before that matters.
 
-Node ids are bounded by ``first_id <= id < first_id + max_nodes``. That ids count up by
-one and that refs point backwards cannot be said in JSON Schema; :func:`validate` checks
-them (and every decoded plan is validated before anything runs).
+By default node ids are bounded by ``first_id <= id < first_id + max_nodes`` and refs by
+``1 <= $ref < first_id + max_nodes``; that ids count up by one, that refs point backwards
+and that ref paths exist is left to :func:`validate` (every decoded plan is validated
+before anything runs).
+
+``strict=True`` says those too, so that every plan the schema accepts passes
+:func:`validate`: one schema per position (``prefixItems``) with a ``const`` id, refs
+limited to earlier nodes, ref paths enumerated from the producers' output schemas
+(see :mod:`reasoner.planner._refpaths`), and no ``"$ref"`` key in free-form objects
+(``Plan.from_json`` would read such an object as a ref). Its ref and path schemas, and
+argument schemas that recur across positions, are shared through top-level ``$defs``.
 """
 
 from __future__ import annotations

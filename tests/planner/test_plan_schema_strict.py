@@ -19,7 +19,7 @@ from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema, validate
 from reasoner.planner._plan import iter_refs
 from reasoner.planner._refpaths import output_paths
 from reasoner.tools import ToolRegistry
-from reasoner.tools.demo import demo_tools
+from reasoner.tools.demo import DEMO_EXAMPLES, demo_tools
 
 SMALL = {"max_nodes": 4, "max_string": 24, "max_array": 3}
 DEMO_TOOLS = ["search", "stock_price", "chart", "calculator", "convert_units"]
@@ -198,6 +198,30 @@ def test_lookahead_keeps_the_decoded_positions_and_the_next_ones(registry: ToolR
     assert near_the_end["properties"]["nodes"]["maxItems"] == 3
 
 
+@pytest.mark.parametrize("example", range(len(DEMO_EXAMPLES)))
+def test_the_demo_examples_fit_union_and_renarrowed_schemas(demo_registry: ToolRegistry, smollm2_tokenizer: Any, example: int) -> None:
+    text = DEMO_EXAMPLES[example][1]
+    plan = Plan.from_json(text)
+    validate(plan, demo_registry)
+    chained = any(ref.node >= 1 for node in plan for _, ref in iter_refs(node.args))
+    union = plan_schema(demo_registry, max_nodes=16, max_string=96, strict=True, unknown_tool_paths="union")
+    assert compile_json_schema(union, smollm2_tokenizer).accepts(text)
+    # a single strict schema cannot know node 2's tool: refs inside the plan need a rebuild as nodes close
+    intersection = plan_schema(demo_registry, max_nodes=16, max_string=96, strict=True)
+    assert jsonschema.Draft202012Validator(intersection).is_valid(json.loads(text)) is not chained
+    # rebuilt as each node closes, the schema takes node k+1 with exact refs to nodes 1..k
+    for k in range(len(plan)):
+        decoded = [node.tool for node in plan.nodes[:k]]
+        renarrowed = plan_schema(demo_registry, max_nodes=16, max_string=96, strict=True, decoded=decoded, lookahead=2)
+        matcher = compile_json_schema(renarrowed, smollm2_tokenizer).matcher()
+        prefix = Plan(plan.nodes[: k + 1]).to_json()[:-2]  # through node k+1's closing brace
+        assert text.startswith(prefix)
+        for token in smollm2_tokenizer.encode(prefix, add_special_tokens=False):
+            matcher.advance(token)  # raises GrammarError if the grammar refuses it
+    final = plan_schema(demo_registry, max_nodes=16, max_string=96, strict=True, decoded=[node.tool for node in plan], lookahead=2)
+    assert compile_json_schema(final, smollm2_tokenizer).accepts(text)
+
+
 def test_a_position_without_any_fitting_path_has_no_ref_alternative(registry: ToolRegistry) -> None:
     # chart's output is a string: no number position can ref it, a string position can
     schema = plan_schema(registry, max_nodes=2, strict=True, previous=_nodes("chart"))
@@ -208,6 +232,9 @@ def test_a_position_without_any_fitting_path_has_no_ref_alternative(registry: To
     validator = jsonschema.Draft202012Validator(schema)
     assert validator.is_valid({"nodes": [{"id": 2, "tool": "chart", "args": {"values": [], "title": {"$ref": 1, "path": ""}}}]})
     assert not validator.is_valid({"nodes": [{"id": 2, "tool": "chart", "args": {"values": [{"$ref": 1, "path": ""}]}}]})
+
+
+SOME: Any = "some"  # not a choice (typed Any to get past the type checker)
 
 
 def test_strict_usage_errors(registry: ToolRegistry) -> None:
@@ -222,7 +249,7 @@ def test_strict_usage_errors(registry: ToolRegistry) -> None:
     with pytest.raises(UsageError, match="lookahead=0"):
         plan_schema(registry, strict=True, lookahead=0)
     with pytest.raises(UsageError, match="choose 'intersection' or 'union'"):
-        plan_schema(registry, strict=True, unknown_tool_paths="some")  # type: ignore[arg-type]
+        plan_schema(registry, strict=True, unknown_tool_paths=SOME)
 
 
 # ---- accepted implies valid (and valid refs to known tools are accepted) ------------
