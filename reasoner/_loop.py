@@ -99,8 +99,20 @@ class LoopConfig:
     max_string: int = 96
     max_array: int = 16
 
-    def schema(self, registry: ToolRegistry, first_id: int = 1) -> dict[str, Any]:
-        return plan_schema(registry, max_nodes=self.max_nodes, max_string=self.max_string, max_array=self.max_array, first_id=first_id)
+    def schema(self, registry: ToolRegistry, previous: Mapping[int, Node]) -> dict[str, Any]:
+        """The strict plan grammar: ids count up from after ``previous``, refs point only to
+        earlier nodes, and ref paths exist in some tool's output (for ``previous`` nodes, in
+        that node's tool's output) with a type that fits. A ref between two new nodes may
+        still name another tool's path; validation catches that."""
+        return plan_schema(
+            registry,
+            max_nodes=self.max_nodes,
+            max_string=self.max_string,
+            max_array=self.max_array,
+            strict=True,
+            previous=previous,
+            unknown_tool_paths="union",
+        )
 
 
 def _observations(result: ExecutionResult | None) -> list[Observation]:
@@ -137,12 +149,11 @@ async def _plan_and_execute(
     reason: str | None,
     plans: list[Plan],
 ) -> ExecutionResult:
-    first_id = 1 + max((n.id for n in previous.plan.nodes), default=0) if previous else 1
-    schema = config.schema(registry, first_id)
-    messages = plan_messages(
-        query, registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=first_id
-    )
     known = {n.id: n for n in previous.plan.nodes} if previous else {}
+    schema = config.schema(registry, known)
+    messages = plan_messages(
+        query, registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=max(known, default=0) + 1
+    )
 
     async def attempt(model: Model) -> ExecutionResult:
         parser = PlanStreamParser(registry, previous=known)
@@ -286,7 +297,7 @@ async def run(
 
 async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig) -> Plan:
     """Ask the planner for a plan without running any tool (``Engine.explain(question)``)."""
-    schema = config.schema(runtime.registry)
+    schema = config.schema(runtime.registry, {})
     messages = plan_messages(query, runtime.registry, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:
