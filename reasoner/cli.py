@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from reasoner import __version__
 from reasoner._cli_common import Command, Context, debug_flag
+from reasoner._cli_eval import EVAL
 from reasoner._cli_models import MODELS
 from reasoner._cli_run import RUN
 from reasoner._cli_tools import TOOLS
@@ -68,7 +69,7 @@ SERVE = Command(
     handler=_serve,
 )
 
-COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS]
+COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS, EVAL]
 
 
 def build_parser() -> argparse.ArgumentParser:
