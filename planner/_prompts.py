@@ -103,9 +103,8 @@ def _signature(spec: ToolSpec) -> str:
     return f"- {spec.name}({args}){returns}: {description}"
 
 
-def _example_text(question: str, plan: Plan | str | Mapping[str, Any]) -> str:
-    plan_json = (plan if isinstance(plan, Plan) else Plan.from_json(plan)).to_json()
-    return f"Question: {question}\nPlan: {plan_json}"
+def _plan_json(plan: Plan | str | Mapping[str, Any]) -> str:
+    return (plan if isinstance(plan, Plan) else Plan.from_json(plan)).to_json()
 
 
 def plan_messages(
@@ -128,10 +127,12 @@ def plan_messages(
         '{"nodes":[{"id":1,"tool":NAME,"args":{...}},...]}. Ids count up from the first id. '
         'Any argument value may be {"$ref":ID,"path":"field"} to use a field of an earlier '
         "node's result (path \"\" is the whole result, \"a.0\" is item 0 of field a). "
-        "Calls that do not depend on each other run in parallel.\n\nTools:\n" + tools
+        "Calls that do not depend on each other run in parallel. Leave out optional "
+        "arguments you do not need.\n\nTools:\n" + tools
     )
-    if examples:
-        system += "\n\nExamples:\n" + "\n\n".join(_example_text(q, p) for q, p in examples)
+    messages = [Message("system", system)]
+    for question, plan in examples:  # worked examples as earlier turns: small models follow these best
+        messages += [Message("user", f"Question: {question}"), Message("assistant", _plan_json(plan))]
     user = f"Question: {query}"
     if observations:
         user += "\n\nResults so far:\n" + format_observations(observations)
@@ -139,7 +140,8 @@ def plan_messages(
         user += f"\n\nPlan again: {replan_reason}"
     if observations or replan_reason:
         user += f"\n\nWrite the next plan; its first id is {first_id}."
-    return [Message("system", system), Message("user", user)]
+    messages.append(Message("user", user))
+    return messages
 
 
 def format_observations(observations: Sequence[Observation]) -> str:
@@ -161,8 +163,8 @@ def join_messages(query: str, observations: Sequence[Observation]) -> list[Messa
 def answer_messages(query: str, observations: Sequence[Observation], *, structured: bool = False) -> list[Message]:
     """Messages asking the answerer for the final answer from the results."""
     system = (
-        "Answer the question using only the tool results. Be brief and give the numbers "
-        "exactly as the results show them."
+        "Answer the question in one or two sentences, using only the tool results. Give "
+        "numbers exactly as the results show them; if a tool failed, say what is missing."
     )
     if structured:
         system += " Reply with one JSON object in the requested format."

@@ -55,7 +55,7 @@ __all__ = ["RunResult", "plan_only", "run"]
 
 _PLAN_TOKENS = 768
 _JOIN_TOKENS = 96
-_ANSWER_TOKENS = 384
+_ANSWER_TOKENS = 192
 
 
 @dataclass(frozen=True, slots=True)
