@@ -19,7 +19,7 @@ from reasoner.grammars._matcher import (
     encode,
     not_allowed,
 )
-from reasoner.grammars._support import one_of_provably_disjoint, share_repeated
+from reasoner.grammars._support import share_repeated
 
 if TYPE_CHECKING:
     import torch
@@ -48,16 +48,16 @@ class LLGuidanceAdapter:
 
     def compile(self, schema: dict[str, Any] | bool) -> Callable[[], GrammarMatcher]:
         # Compact JSON: no free whitespace, "," and ":" separators. Printable \uXXXX escapes
-        # are JSON, so they are allowed (llguidance refuses them by default). llguidance
-        # proves oneOf branches disjoint itself but gives up behind a $ref; where our own
-        # proof succeeds, anyOf is the same language, so it may coerce. Repeated subschemas
-        # (a plan's ref alternative at every value position) are built once via $defs.
+        # are JSON, so they are allowed (llguidance refuses them by default). Every oneOf
+        # left here was proven disjoint (prepare_schema), so it is the same language as
+        # anyOf: llguidance may coerce (its own proof gives up behind a $ref). Repeated
+        # subschemas (a plan's ref alternative at every value position) are built once.
         options: JsonCompileOptions = {
             "whitespace_flexible": False,
             "item_separator": ",",
             "key_separator": ":",
             "json_allow_general_unicode_escapes": True,
-            "coerce_one_of": one_of_provably_disjoint(schema),
+            "coerce_one_of": True,
         }
         try:
             grammar = llguidance.LLMatcher.grammar_from_json_schema(

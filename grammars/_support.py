@@ -25,7 +25,6 @@ __all__ = [
     "BACKENDS",
     "PreparedSchema",
     "UnenforcedKeyword",
-    "one_of_provably_disjoint",
     "prepare_schema",
     "share_repeated",
     "supported_keywords",
@@ -115,9 +114,9 @@ def _disjoint_one_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str 
     if isinstance(value, list) and _pairwise_disjoint([walk.resolve(v) for v in value], walk):
         return None
     return (
-        "this backend treats oneOf as anyOf; it is enforced only when the branches are provably"
-        " disjoint (different const/enum values, different types, or a required property whose"
-        " const/enum values differ)"
+        "grammars generate oneOf as anyOf, which is only the same when the branches are provably"
+        " disjoint: different const/enum values or types, or objects told apart by a required"
+        " property's const/enum values or by additionalProperties: false"
     )
 
 
@@ -142,14 +141,14 @@ _OBJECT_SIZE: Final[dict[str, Rule]] = {kw: _always for kw in ("maxProperties", 
 
 _RULES: Final[Mapping[str, Mapping[str, Rule]]] = MappingProxyType(
     {
-        # llguidance refuses what it cannot do (oneOf it cannot prove disjoint, allOf
-        # intersections it cannot build, unknown formats): those become GrammarError too.
+        # llguidance refuses what it cannot do (allOf intersections it cannot build, regex
+        # features): those become GrammarError too.
         "llguidance": {
             **_STRUCTURAL,
             **_NUMERIC,
             **_OBJECT_SIZE,
             "allOf": _always,
-            "oneOf": _always,
+            "oneOf": _disjoint_one_of,
             "multipleOf": _always,
             "patternProperties": _always,
             "format": _formats(
@@ -239,26 +238,6 @@ def prepare_schema(schema: dict[str, Any] | bool, backend: str) -> PreparedSchem
     return PreparedSchema(out, tuple(walk.unenforced))
 
 
-def one_of_provably_disjoint(schema: dict[str, Any] | bool) -> bool:
-    """Whether every ``oneOf`` in ``schema`` has pairwise disjoint branches (so anyOf == oneOf).
-
-    True when there is no oneOf at all.
-    """
-    walk = _Walk(schema if isinstance(schema, dict) else {})
-
-    def visit(sub: Any) -> bool:
-        if isinstance(sub, list):
-            return all(visit(v) for v in sub)
-        if not isinstance(sub, dict):
-            return True
-        one_of = sub.get("oneOf")
-        if isinstance(one_of, list) and not _pairwise_disjoint([walk.resolve(v) for v in one_of], walk):
-            return False
-        return all(visit(v) for v in sub.values() if isinstance(v, dict | list))
-
-    return visit(schema)
-
-
 class _Walk:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -293,6 +272,10 @@ class _Walk:
                     else rule(value, sub, self)
                 )
                 if reason is not None:
+                    if key == "oneOf" and "anyOf" not in sub:
+                        # the closest the grammar can come: one branch or more
+                        out["anyOf"] = self._children(key, value, pointer, rules, notes)
+                        reason += "; generated as anyOf"
                     self.unenforced.append(UnenforcedKeyword(key, pointer, reason))
                     continue
             out[key] = self._children(key, value, pointer, rules, notes)
@@ -516,6 +499,7 @@ def _check_value(key: str, value: Any, pointer: str) -> None:
 # ---- oneOf disjointness -------------------------------------------------------------
 
 _NUMBER_TYPES: Final = frozenset({"integer", "number"})
+_OBJECT: Final = frozenset({"object"})
 
 
 def _pairwise_disjoint(branches: list[Any], walk: _Walk) -> bool:
@@ -526,7 +510,9 @@ def _pairwise_disjoint(branches: list[Any], walk: _Walk) -> bool:
 
 def _discriminated(branches: list[Any], walk: _Walk) -> bool:
     """One required property whose const/enum values no two branches share (linear time)."""
-    if not branches or not all(isinstance(b, dict) and isinstance(b.get("properties"), dict) for b in branches):
+    if not branches or not all(
+        isinstance(b, dict) and _types(b) == _OBJECT and isinstance(b.get("properties"), dict) for b in branches
+    ):
         return False
     common = set.intersection(*(set(b.get("required", ())) for b in branches))
     for name in common:
@@ -553,15 +539,23 @@ def _disjoint(a: Any, b: Any, walk: _Walk) -> bool:
     types_a, types_b = _types(a), _types(b)
     if types_a is not None and types_b is not None and not _types_overlap(types_a, types_b):
         return True
-    props_a, props_b = a.get("properties"), b.get("properties")
-    if isinstance(props_a, dict) and isinstance(props_b, dict):
-        both_required = set(a.get("required", ())) & set(b.get("required", ()))
-        for name in both_required:
-            va = _values(walk.resolve(props_a.get(name)))
-            vb = _values(walk.resolve(props_b.get(name)))
-            if va is not None and vb is not None and not (va & vb):
-                return True
-    return False
+    if _types(a) != _OBJECT or _types(b) != _OBJECT:
+        return False  # properties and required say nothing about other types
+    props_a, props_b = a.get("properties", {}), b.get("properties", {})
+    if not isinstance(props_a, dict) or not isinstance(props_b, dict):
+        return False
+    required_a, required_b = set(a.get("required", ())), set(b.get("required", ()))
+    for name in required_a & required_b:
+        va = _values(walk.resolve(props_a.get(name)))
+        vb = _values(walk.resolve(props_b.get(name)))
+        if va is not None and vb is not None and not (va & vb):
+            return True
+    # a closed object cannot hold a property the other one requires
+    return (_closed(a) and bool(required_b - set(props_a))) or (_closed(b) and bool(required_a - set(props_b)))
+
+
+def _closed(schema: dict[str, Any]) -> bool:
+    return schema.get("additionalProperties") is False and "patternProperties" not in schema
 
 
 def _values(schema: Any) -> frozenset[str] | None:

@@ -45,7 +45,21 @@ REFUSED = [
         "maxProperties",
         "#",
     ),
-    (_obj(v={"oneOf": [{"type": "integer"}, {"type": "number"}]}), BACKENDS, "oneOf", None),
+    (_obj(v={"oneOf": [{"type": "integer"}, {"type": "number"}]}), BACKENDS, "oneOf", "#/properties/v"),
+    # without "type": "object" a string matches both branches, whatever their properties say
+    (
+        _obj(
+            v={
+                "oneOf": [
+                    {"properties": {"k": {"const": "a"}}, "required": ["k"]},
+                    {"properties": {"k": {"const": "b"}}, "required": ["k"]},
+                ]
+            }
+        ),
+        BACKENDS,
+        "oneOf",
+        "#/properties/v",
+    ),
     (_obj(v={"allOf": [{"type": "integer"}, {"minimum": 2}]}), ("outlines", "xgrammar"), "allOf", "#/properties/v"),
 ]
 
@@ -77,6 +91,18 @@ def test_not_strict_reports_and_validation_catches(llama3_tokenizer: Any) -> Non
         assert grammar.validate('{"xs":[1,2]}') == {"xs": [1, 2]}
 
 
+def test_an_unprovable_one_of_becomes_any_of_when_not_strict(backend: str, llama3_tokenizer: Any) -> None:
+    schema = _obj(v={"oneOf": [{"type": "integer"}, {"type": "number", "maximum": 10}]})
+    grammar = compile_json_schema(schema, llama3_tokenizer, backend, strict=False)
+    (one_of,) = [u for u in grammar.unenforced if u.keyword == "oneOf"]  # outlines also reports maximum
+    assert one_of.pointer == "#/properties/v" and "generated as anyOf" in one_of.reason
+    assert "anyOf" in grammar.backend_schema["properties"]["v"]
+    assert grammar.accepts('{"v":2.5}') and not grammar.accepts('{"v":"x"}')
+    assert grammar.accepts('{"v":3}')  # both branches match: only validation can tell
+    with pytest.raises(ModelError, match="valid under each of"):
+        grammar.validate('{"v":3}')
+
+
 def test_a_strict_call_after_a_lenient_one_still_refuses(llama3_tokenizer: Any) -> None:
     schema = _obj(n={"type": "integer", "maximum": 5})
     compile_json_schema(schema, llama3_tokenizer, "outlines", strict=False)
@@ -95,6 +121,13 @@ def test_disjoint_one_of_is_enforced_everywhere(backend: str, llama3_tokenizer: 
     grammar = compile_json_schema(schema, llama3_tokenizer, backend)
     assert grammar.accepts('{"kind":"a","x":1}') and grammar.accepts('{"kind":"c","y":"ok"}')
     assert not grammar.accepts('{"kind":"a","y":"ok"}')
+
+
+def test_closed_objects_with_different_required_keys_are_disjoint(backend: str, llama3_tokenizer: Any) -> None:
+    closed = {"additionalProperties": False}
+    schema = {"oneOf": [_obj(x={"type": "integer"}) | closed, _obj(y={"type": "string", "maxLength": 3}) | closed]}
+    grammar = compile_json_schema(schema, llama3_tokenizer, backend)
+    assert grammar.accepts('{"x":1}') and grammar.accepts('{"y":"ab"}') and not grammar.accepts('{"x":1,"y":"ab"}')
 
 
 def test_annotations_are_dropped_and_objects_closed(backend: str, llama3_tokenizer: Any) -> None:
@@ -123,7 +156,8 @@ def test_explicit_additional_properties_are_kept(llama3_tokenizer: Any) -> None:
 
 def test_supported_keywords_lists_conditions() -> None:
     llg, xgr, outl = (supported_keywords(b) for b in ("llguidance", "xgrammar", "outlines"))
-    assert llg["oneOf"] == "" and llg["minimum"] == "" and "patternProperties" in llg
+    assert llg["minimum"] == "" and llg["allOf"] == "" and "patternProperties" in llg
+    assert all("disjoint" in kw["oneOf"] for kw in (llg, xgr, outl))
     assert "disjoint" in xgr["oneOf"] and "integer" in xgr["multipleOf"] and "patternProperties" not in xgr
     assert "minimum" not in outl and "maximum" not in outl and "multipleOf" not in outl
     assert "uri" not in llg["format"] and "date-time" in outl["format"]
