@@ -19,7 +19,7 @@ from reasoner.grammars._matcher import (
     encode,
     not_allowed,
 )
-from reasoner.grammars._support import share_repeated
+from reasoner.grammars._share import share_repeated
 
 if TYPE_CHECKING:
     import torch

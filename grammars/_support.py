@@ -13,7 +13,6 @@ declare ``properties`` without ``additionalProperties`` (see the package docstri
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -26,7 +25,6 @@ __all__ = [
     "PreparedSchema",
     "UnenforcedKeyword",
     "prepare_schema",
-    "share_repeated",
     "supported_keywords",
 ]
 
@@ -57,12 +55,12 @@ _CONSTRAINTS: Final = frozenset(
     }
 )  # fmt: skip
 # Keywords whose value is one subschema / a list of subschemas / a name -> subschema map.
-_ONE: Final = frozenset(
+ONE: Final = frozenset(
     {"additionalProperties", "contains", "else", "if", "items", "not", "propertyNames", "then",
      "unevaluatedItems", "unevaluatedProperties", "additionalItems"}
 )  # fmt: skip
-_LIST: Final = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_MAP: Final = frozenset({"$defs", "definitions", "dependentSchemas", "patternProperties", "properties"})
+LIST: Final = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+MAP: Final = frozenset({"$defs", "definitions", "dependentSchemas", "patternProperties", "properties"})
 
 # A rule returns None when the backend enforces the keyword in this subschema, else why not.
 Rule = Callable[[Any, Mapping[str, Any], "_Walk"], "str | None"]
@@ -287,12 +285,12 @@ class _Walk:
 
     def _children(self, key: str, value: Any, pointer: str, rules: Mapping[str, Rule], notes: Mapping[str, str]) -> Any:
         here = f"{pointer}/{_escape(key)}"
-        if key in _ONE:
+        if key in ONE:
             return self.prepare(value, here, rules, notes, in_all_of=False)
-        if key in _LIST and isinstance(value, list):
+        if key in LIST and isinstance(value, list):
             in_all_of = key == "allOf"
             return [self.prepare(v, f"{here}/{i}", rules, notes, in_all_of=in_all_of) for i, v in enumerate(value)]
-        if key in _MAP and isinstance(value, dict):
+        if key in MAP and isinstance(value, dict):
             return {
                 name: self.prepare(v, f"{here}/{_escape(name)}", rules, notes, in_all_of=False)
                 for name, v in value.items()
@@ -317,126 +315,6 @@ def _local_ref(root: Mapping[str, Any], ref: str) -> Any:
         else:
             return None
     return node
-
-
-# ---- shared subschemas --------------------------------------------------------------
-
-_SHARE_MIN_SIZE: Final = 6  # keywords and subschemas below a shared subschema
-_DEF_REF: Final = re.compile(r"#/(\$defs|definitions)/[^/]+")
-
-
-def share_repeated(schema: dict[str, Any] | bool) -> dict[str, Any] | bool:
-    """Move subschemas that occur more than once into ``$defs`` and ``$ref`` them.
-
-    A plan schema repeats the ref alternative and the free-form value schema at every
-    value position; backends build a ``$ref`` target once, so sharing them cuts llguidance's
-    grammar construction about threefold on a 50-tool plan. Schemas with a ``$ref`` that is
-    not ``#/$defs/<name>`` are returned as they are (moving subschemas would break it).
-    """
-    if not isinstance(schema, dict):
-        return schema
-    interned: dict[tuple[Any, ...], int] = {}  # structure (children as node numbers) -> node number
-    number_of: dict[int, int] = {}  # id(subschema) -> node number
-    sizes: list[int] = []
-    counts: list[int] = []
-    refs_ok = True
-
-    def weight(number: int) -> int:
-        return sizes[number] if number >= 0 else 1
-
-    def intern(sub: Any) -> int:
-        nonlocal refs_ok
-        if not isinstance(sub, dict):
-            return -2 if sub else -1  # boolean schemas
-        ref = sub.get("$ref")
-        if ref is not None and not (isinstance(ref, str) and _DEF_REF.fullmatch(ref)):
-            refs_ok = False
-        parts: list[tuple[str, Any]] = []
-        size = 1
-        for name, value in sub.items():
-            if name in _ONE:
-                child: Any = intern(value)
-                size += weight(child)
-            elif name in _LIST and isinstance(value, list):
-                child = tuple(intern(v) for v in value)
-                size += sum(weight(c) for c in child)
-            elif name in _MAP and isinstance(value, dict):
-                child = tuple((k, intern(v)) for k, v in value.items())
-                size += sum(weight(c) for _, c in child)
-            else:
-                child = _data_key(value)
-                size += 1
-            parts.append((name, child))
-        key = tuple(parts)
-        number = interned.get(key)
-        if number is None:
-            number = interned[key] = len(sizes)
-            sizes.append(size)
-            counts.append(0)
-        counts[number] += 1
-        number_of[id(sub)] = number
-        return number
-
-    intern(schema)
-    if not refs_ok or not any(n > 1 and sizes[i] >= _SHARE_MIN_SIZE for i, n in enumerate(counts)):
-        return schema
-    original = schema.get("$defs", {})
-    shared: dict[str, Any] = {}
-    names: dict[int, str] = {}
-
-    def rewrite(sub: Any) -> Any:
-        if not isinstance(sub, dict):
-            return sub
-        number = number_of[id(sub)]
-        if counts[number] > 1 and sizes[number] >= _SHARE_MIN_SIZE:
-            if number not in names:
-                name = f"_shared{len(names)}"
-                while name in original:
-                    name += "_"
-                names[number] = name
-                shared[name] = _map_subschemas(sub, rewrite)
-            return {"$ref": f"#/$defs/{names[number]}"}
-        return _map_subschemas(sub, rewrite)
-
-    out = _map_subschemas({k: v for k, v in schema.items() if k != "$defs"}, rewrite)
-    kept = {name: rewrite(sub) for name, sub in original.items()} if isinstance(original, dict) else {}
-    out["$defs"] = {**kept, **shared}
-    return out
-
-
-def _data_key(value: Any) -> Any:
-    """A hashable stand-in for a JSON value (true, 1 and 1.0 kept apart: sharing less is safe)."""
-    if isinstance(value, dict):
-        return ("{", *((k, _data_key(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("[", *(_data_key(v) for v in value))
-    return (type(value).__name__, value)
-
-
-def _subschemas(sub: dict[str, Any]) -> list[Any]:
-    found: list[Any] = []
-    for key, value in sub.items():
-        if key in _ONE:
-            found.append(value)
-        elif key in _LIST and isinstance(value, list):
-            found.extend(value)
-        elif key in _MAP and isinstance(value, dict):
-            found.extend(value.values())
-    return found
-
-
-def _map_subschemas(sub: dict[str, Any], fn: Callable[[Any], Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in sub.items():
-        if key in _ONE:
-            out[key] = fn(value)
-        elif key in _LIST and isinstance(value, list):
-            out[key] = [fn(v) for v in value]
-        elif key in _MAP and isinstance(value, dict):
-            out[key] = {name: fn(v) for name, v in value.items()}
-        else:
-            out[key] = value
-    return out
 
 
 # ---- keyword values ----------------------------------------------------------------
@@ -476,12 +354,12 @@ def _value_problem(key: str, value: Any) -> str | None:
         return None if isinstance(value, list) else "must be a list of values"
     if key == "uniqueItems":
         return None if isinstance(value, bool) else "must be true or false"
-    if key in _ONE:
+    if key in ONE:
         return None if isinstance(value, dict | bool) else "must be a schema (an object or a boolean)"
-    if key in _LIST:
+    if key in LIST:
         ok = isinstance(value, list) and bool(value) and all(isinstance(v, dict | bool) for v in value)
         return None if ok else "must be a non-empty list of schemas"
-    if key in _MAP:
+    if key in MAP:
         ok = isinstance(value, dict) and all(isinstance(v, dict | bool) for v in value.values())
         return None if ok else "must map names to schemas"
     return None

@@ -181,6 +181,32 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, frozenset[str]]], list[st
         ],
     ),
     (
+        "repeated subschemas next to $defs (shared once for llguidance)",
+        {
+            "$defs": {"n": {"type": "integer", "description": "a number"}},
+            "type": "object",
+            "properties": {
+                k: {
+                    "type": "object",
+                    "properties": {
+                        "lo": {"$ref": "#/$defs/n"},
+                        "tag": {"enum": ["x", "y"]},
+                        "note": {"type": "string", "maxLength": 3},
+                    },
+                    "required": ["lo", "tag"],
+                }
+                for k in ("a", "b", "c")
+            },
+            "required": ["a", "b", "c"],
+        },
+        [('{"a":{"lo":1,"tag":"x"},"b":{"lo":-2,"tag":"y","note":"hi"},"c":{"lo":0,"tag":"x"}}', ALL)],
+        [
+            '{"a":{"lo":1,"tag":"x"},"b":{"lo":"2","tag":"y"},"c":{"lo":0,"tag":"x"}}',
+            '{"a":{"lo":1,"tag":"x"},"b":{"lo":2,"tag":"z"},"c":{"lo":0,"tag":"x"}}',
+            '{"a":{"lo":1,"tag":"x"},"b":{"lo":2,"tag":"y"},"c":{"lo":0,"tag":"x","extra":1}}',
+        ],
+    ),
+    (
         "local $ref and $defs",
         {
             "$defs": {"color": {"enum": ["red", "green"], "description": "a color"}},
