@@ -118,6 +118,17 @@ def _disjoint_one_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str 
     )
 
 
+def _plain_names(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+    odd = [name for name in value if json.dumps(name, ensure_ascii=False)[1:-1] != name]
+    if not odd:
+        return None
+    return (
+        f"outlines_core writes property names into its regex unescaped, so {odd[0]!r} (a quote,"
+        " backslash or control character) would come out as invalid JSON; without strict the"
+        " object is generated free-form (required and additionalProperties left to validation)"
+    )
+
+
 def _integer_multiple_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
     if schema.get("type") == "integer" and isinstance(value, int) and not isinstance(value, bool):
         return None
@@ -168,6 +179,7 @@ _RULES: Final[Mapping[str, Mapping[str, Rule]]] = MappingProxyType(
         # maxProperties are dropped silently, so they are refused here.
         "outlines": {
             **_STRUCTURAL,
+            "properties": _plain_names,
             "allOf": _single_all_of,
             "oneOf": _disjoint_one_of,
             "format": _formats(frozenset({"date", "date-time", "email", "time", "uuid"})),
@@ -190,6 +202,7 @@ _CONDITIONS: Final[Mapping[Rule, str]] = {
     _single_all_of: "only an allOf with a single subschema",
     _disjoint_one_of: "only when the branches are provably disjoint",
     _integer_multiple_of: "only an integer multipleOf on a type: integer schema",
+    _plain_names: "only names that need no JSON escape (no quote, backslash or control character)",
 }
 
 
@@ -277,6 +290,10 @@ class _Walk:
                     self.unenforced.append(UnenforcedKeyword(key, pointer, reason))
                     continue
             out[key] = self._children(key, value, pointer, rules, notes)
+        if "properties" in sub and "properties" not in out:
+            # the properties could not be enforced: generate any object, validate the rest
+            for key in ("required", "additionalProperties", "minProperties", "maxProperties"):
+                out.pop(key, None)
         has_properties = "properties" in out or "patternProperties" in out
         closable = not in_all_of and "additionalProperties" not in out and "unevaluatedProperties" not in sub
         if has_properties and closable:

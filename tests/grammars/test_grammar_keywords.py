@@ -61,6 +61,9 @@ REFUSED = [
         "#/properties/v",
     ),
     (_obj(v={"allOf": [{"type": "integer"}, {"minimum": 2}]}), ("outlines", "xgrammar"), "allOf", "#/properties/v"),
+    # outlines_core would write these names into JSON unescaped
+    (_obj(**{'say "hi"': {"type": "boolean"}}), ("outlines",), "properties", "#"),
+    (_obj(**{"back\\slash": {"type": "boolean"}}), ("outlines",), "properties", "#"),
 ]
 
 
@@ -121,6 +124,14 @@ def test_disjoint_one_of_is_enforced_everywhere(backend: str, llama3_tokenizer: 
     grammar = compile_json_schema(schema, llama3_tokenizer, backend)
     assert grammar.accepts('{"kind":"a","x":1}') and grammar.accepts('{"kind":"c","y":"ok"}')
     assert not grammar.accepts('{"kind":"a","y":"ok"}')
+
+
+def test_property_names_that_need_escapes(backend: str, llama3_tokenizer: Any) -> None:
+    schema = _obj(**{'say "hi"': {"type": "boolean"}, "a\\b": {"type": "boolean"}})
+    grammar = compile_json_schema(schema, llama3_tokenizer, backend, strict=False)
+    good = '{"say \\"hi\\"":true,"a\\\\b":false}'
+    assert grammar.validate(good) == {'say "hi"': True, "a\\b": False}
+    assert grammar.accepts(good) and not grammar.accepts('{"say "hi"":true,"a\\b":false}')
 
 
 def test_closed_objects_with_different_required_keys_are_disjoint(backend: str, llama3_tokenizer: Any) -> None:
