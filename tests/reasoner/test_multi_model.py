@@ -219,7 +219,10 @@ async def test_a_reasoner_server_plans_for_another_engine() -> None:
     assert [body["model"] for body in sent] == ["reasoner", "reasoner"]
     plan_schema = sent[0]["response_format"]["json_schema"]["schema"]
     assert "nodes" in plan_schema["properties"]
-    assert [call.schema for call in served.calls] == [body["response_format"]["json_schema"]["schema"] for body in sent]
+    # (the served engine inlines the $defs the strict plan grammar shares between positions)
+    from reasoner._loop import output_schema
+
+    assert [call.schema for call in served.calls] == [output_schema(body["response_format"]["json_schema"]["schema"])[1] for body in sent]
     # usage per model: the remote one counts what the served engine's model reported
     prompt, completion = scripted_tokens(served, [PLAN, FINISH])
     usage = result.usage
@@ -305,7 +308,9 @@ async def test_a_role_falls_back_from_a_broken_remote_model_to_a_good_one(upstre
     assert len(upstream.requests("broken")) == tries
     assert result.answer == ANSWER and result.outputs == {1: 420.5, 2: 242.65}
     assert result.usage["good-remote"].prompt_tokens == 40 and result.usage["good-remote"].completion_tokens == 9
-    assert role_models(result.trace) == {"planner": {"good-remote"}, "joiner": {"local"}, "answerer": {"local"}}
+    # the failed attempt is accounted too (its time, and no tokens the server did not report)
+    assert role_models(result.trace) == {"planner": {"broken-remote", "good-remote"}, "joiner": {"local"}, "answerer": {"local"}}
+    assert result.usage["broken-remote"].calls >= 1 and result.usage["broken-remote"].completion_tokens == 0
 
 
 # -- the API key over a whole run ---------------------------------------------------------
