@@ -113,7 +113,12 @@ class _XGrammarMatcher:
     def forced_tokens(self) -> list[int]:
         if self._m.is_terminated():
             return []
-        text = self._m.find_jump_forward_string()
+        try:
+            text = self._m.find_jump_forward_string()
+        except UnicodeDecodeError:
+            # the forced bytes start or end inside a UTF-8 character (the model sampled part
+            # of one): nothing is forced as text here; the mask still allows the rest
+            return []
         if not text:
             return []
         # any tokenization of a forced string is accepted (xgrammar matches bytes); keep the

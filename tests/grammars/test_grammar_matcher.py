@@ -108,3 +108,27 @@ def test_fill_bitmask_refuses_a_wrong_tensor(tokenizer: Any) -> None:
     ):
         with pytest.raises(UsageError, match="allocate_bitmask"):
             matcher.fill_bitmask(bad)
+
+
+def test_forced_text_inside_a_split_character(llama3_tokenizer: Any) -> None:
+    # xgrammar lets the model take the first byte of 日 (E6 97 A5) on its own, so what is
+    # forced next starts inside the character (llguidance only allows the whole token there)
+    schema = {"type": "object", "properties": {"k": {"const": "日本"}}, "required": ["k"]}
+    grammar = compile_json_schema(schema, llama3_tokenizer, "xgrammar")
+    matcher = grammar.matcher()
+    _feed(matcher, llama3_tokenizer, '{"k":"')
+    first_byte = llama3_tokenizer.convert_tokens_to_ids("æ")  # byte-level BPE spelling of 0xE6
+    mask = allocate_bitmask(grammar.vocab_size)
+    matcher.fill_bitmask(mask)
+    assert first_byte in _allowed(mask)
+    matcher.advance(first_byte)
+    out = [first_byte]
+    while not matcher.is_terminated():
+        forced = matcher.forced_tokens()
+        if not forced:
+            matcher.fill_bitmask(mask)
+            forced = [int(_allowed(mask)[0])]
+        for token_id in forced:
+            matcher.advance(token_id)
+        out += forced
+    assert llama3_tokenizer.decode(out) == '日本"}'
