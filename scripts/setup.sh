@@ -19,7 +19,7 @@ if [ "${REASONER_EDITABLE:-0}" = 1 ]; then
 else
   pip install --force-reinstall --no-deps . && pip install ".[test]"
 fi
-.venv/bin/python -c "import torch, reasoner; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+.venv/bin/python -P -c "import torch, reasoner; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 # Convert the embedded SmolLM2 once into a safetensors cache under $REASONER_HOME
 # (default ~/.cache/reasoner); a no-op when the cache is already there and intact.
-.venv/bin/python -m reasoner.models.embedded
+.venv/bin/python -P -m reasoner.models.embedded

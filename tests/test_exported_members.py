@@ -23,7 +23,7 @@ def test_all_lists_exactly_the_public_names_sorted() -> None:
 
 def test_import_is_lazy() -> None:
     code = "import sys, reasoner; print('torch' in sys.modules, 'reasoner._engine' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 
 

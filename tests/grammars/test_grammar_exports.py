@@ -33,5 +33,5 @@ def test_importing_the_package_loads_no_backend() -> None:
         "heavy = ('llguidance', 'outlines', 'outlines_core', 'xgrammar', 'torch')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
