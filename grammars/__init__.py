@@ -47,16 +47,20 @@ the plan schema's tools are). With ``strict=False`` another ``oneOf`` becomes ``
 
 * ``llguidance`` (default): enforces the most keywords, and refuses what it cannot build
   (some ``allOf`` intersections, look-around in patterns). A 50-tool plan grammar is ready
-  in ~25 ms (repeated subschemas are shared through ``$defs`` first); masks ~20 us p50.
+  in 15-25 ms (repeated subschemas are shared through ``$defs`` first); masks 20-50 us p50.
 * ``xgrammar``: no ``patternProperties``; ``multipleOf`` only for integers; ``allOf``
-  only with one branch. Slow to compile ``maxLength``
-  strings: 2.5 s for one tool call, 10-16 s for a plan grammar. It refuses escapes inside
-  a ``maxLength`` string (narrower, not wrong). Raw control characters and special tokens,
-  which it would allow inside strings, are masked out here.
+  only with one branch. Slow to compile ``maxLength`` strings: about 1 s for one tool
+  call, 4-16 s for a plan grammar. It refuses escapes inside a ``maxLength`` string
+  (narrower, not wrong). Raw control characters and special tokens, which it would allow
+  inside strings, are masked out here; its jump-forward text may start inside a UTF-8
+  character, and then no token is forced.
+* Numbers: no backend bounds the digits of a ``number`` (llguidance not even between
+  ``minimum`` and ``maximum``), so a decode loop needs a token budget.
 * ``outlines`` (outlines' own outlines_core path): ignores numeric bounds, ``multipleOf``
   and ``maxProperties``, so those are refused (a plan schema needs ``strict=False``, its
-  id bounds then left to validation); no ``patternProperties``. Its regex automaton
-  cannot hold a plan grammar (over 4 GiB / 25 s for one tool) and takes ~3 s for one tool
+  id bounds then left to validation); no ``patternProperties``; no property names that
+  need JSON escapes (it writes them raw into its regex). Its regex automaton
+  cannot hold a plan grammar (one tool runs past a 4 GiB cap) and takes 1-3 s for one tool
   call: usable for small schemas only. ``\\uXXXX`` escapes, unsigned exponents and a
   top-level number's fraction are not generated (narrower). Forced tokens are only the
   chains where exactly one token is allowed, which BPE vocabularies make rare.
