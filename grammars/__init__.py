@@ -54,8 +54,8 @@ the plan schema's tools are). With ``strict=False`` another ``oneOf`` becomes ``
   (narrower, not wrong). Raw control characters and special tokens, which it would allow
   inside strings, are masked out here; its jump-forward text may start inside a UTF-8
   character, and then no token is forced.
-* Numbers: no backend bounds the digits of a ``number`` (llguidance not even between
-  ``minimum`` and ``maximum``), so a decode loop needs a token budget.
+* Numbers: llguidance and outlines do not bound the digits of a ``number`` (llguidance
+  not even between ``minimum`` and ``maximum``), so a decode loop needs a token budget.
 * ``outlines`` (outlines' own outlines_core path): ignores numeric bounds, ``multipleOf``
   and ``maxProperties``, so those are refused (a plan schema needs ``strict=False``, its
   id bounds then left to validation); no ``patternProperties``; no property names that
