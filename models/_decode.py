@@ -18,6 +18,7 @@ replace :class:`DynamicCacheRunner` without touching the loop.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -66,6 +67,8 @@ class DynamicCacheRunner:
     def __init__(self, model: Any, device: torch.device) -> None:
         self.model = model
         self.device = device
+        # transformers renamed forward(past_key_values=) to cache= (deprecated from 5.2x on)
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     def new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -75,7 +78,7 @@ class DynamicCacheRunner:
     def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
         # input_ids: [1, K] -> logits [1, V] at the last position; K tokens appended to the cache
         input_ids = torch.tensor([list(token_ids)], dtype=torch.long, device=self.device)
-        out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        out = self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
         logits: torch.Tensor = out.logits[:, -1, :]
         return logits
 

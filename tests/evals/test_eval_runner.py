@@ -52,7 +52,8 @@ def models(answer: Callable[[Sequence[Message]], str] = results_answer, plan: An
     return {
         "scripted-planner": ScriptedModel([plan] * CALLS, name="scripted-planner"),
         "scripted-joiner": ScriptedModel([FINISH] * CALLS, name="scripted-joiner"),
-        "scripted-answerer": ScriptedModel([answer] * CALLS, name="scripted-answerer"),
+        # the echoed results are long: big pieces keep them within the answerer's token cap
+        "scripted-answerer": ScriptedModel([answer] * CALLS, name="scripted-answerer", chunk_size=64),
     }
 
 
