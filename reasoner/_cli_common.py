@@ -12,7 +12,7 @@ from reasoner.errors import UsageError
 if TYPE_CHECKING:
     from reasoner.models import Model
 
-__all__ = ["CliError", "Command", "Context", "debug_flag", "split_names"]
+__all__ = ["CliError", "Command", "Context", "debug_flag", "positive_int", "positive_seconds", "split_names"]
 
 
 class CliError(UsageError):
@@ -69,3 +69,23 @@ def debug_flag(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=False if top else argparse.SUPPRESS,
         help="show the full traceback of an error instead of one line and a hint",
     )
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value

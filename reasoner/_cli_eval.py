@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from reasoner._cli_common import CliError, Command, Context, debug_flag, split_names
 from reasoner._cli_load import CHART_DIR_ENV, add_tool_options, build_registry
 from reasoner._cli_roles import Roles, add_model_options, resolve_roles
-from reasoner._cli_run import _approve_all, _positive_float, _positive_int, _refuse
+from reasoner._cli_common import positive_int, positive_seconds
+from reasoner._cli_run import _approve_all, _refuse
 from reasoner.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,16 +36,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("dataset")
     data.add_argument("--dataset", default="demo", metavar="NAME|PATH", help="a bundled dataset (demo) or a JSONL file (default: demo)")
     data.add_argument("--ids", action="append", metavar="ID,...", help="only these items (comma-separated, repeatable), in dataset order")
-    data.add_argument("--limit", type=_positive_int, metavar="N", help="only the first N items (after --ids)")
+    data.add_argument("--limit", type=positive_int, metavar="N", help="only the first N items (after --ids)")
     add_model_options(parser)
     budget = parser.add_argument_group("budget (per item)")
-    budget.add_argument("--max-iterations", type=_positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
-    budget.add_argument("--max-tokens", type=_positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
-    budget.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall time of one item's run (default: 300)")
+    budget.add_argument("--max-iterations", type=positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
+    budget.add_argument("--max-tokens", type=positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
+    budget.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="wall time of one item's run (default: 300)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the report as JSON (every item's plan and answer) instead of a table")
     out.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
-    out.add_argument("--concurrency", type=_positive_int, default=1, metavar="N", help="items run at once (default: 1; more skews latency)")
+    out.add_argument("--concurrency", type=positive_int, default=1, metavar="N", help="items run at once (default: 1; more skews latency)")
     out.add_argument("--require-valid-plans", action="store_true", help="exit with status 1 unless every item's plan is valid")
     out.add_argument("-y", "--yes", action="store_true", help="approve every call to a tool that requires approval")
     add_tool_options(parser)

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag
+from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_int, positive_seconds
 from reasoner._cli_load import add_tool_options, build_registry, load_output
 from reasoner._cli_roles import add_model_options, resolve_roles
 from reasoner.errors import ToolError
@@ -21,33 +21,13 @@ if TYPE_CHECKING:
 __all__ = ["RUN"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", help='the question, e.g. "Compare MSFT and AAPL closing prices"; - reads it from stdin')
     add_model_options(parser)
     budget = parser.add_argument_group("budget")
-    budget.add_argument("--max-iterations", type=_positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
-    budget.add_argument("--max-tokens", type=_positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
-    budget.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="wall time of the whole run (default: 300)")
+    budget.add_argument("--max-iterations", type=positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
+    budget.add_argument("--max-tokens", type=positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
+    budget.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="wall time of the whole run (default: 300)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print one JSON event per line instead of the live view")
     out.add_argument("--plain", action="store_true", help="print plain lines even on a terminal")
