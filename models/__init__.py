@@ -17,6 +17,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from reasoner.models._catalog import catalog_names as catalog_names
 from reasoner.models._catalog import load_model as load_model
 from reasoner.models._config import Catalog as Catalog
@@ -25,8 +28,6 @@ from reasoner.models._embedded import SMOLLM2_NAME as SMOLLM2_NAME
 from reasoner.models._embedded import ensure_smollm2 as ensure_smollm2
 from reasoner.models._embedded import load_smollm2 as load_smollm2
 from reasoner.models._embedded import reasoner_home as reasoner_home
-from reasoner.models._local import TransformersModel as TransformersModel
-from reasoner.models._local import random_llama as random_llama
 from reasoner.models._protocol import Completion as Completion
 from reasoner.models._protocol import Delta as Delta
 from reasoner.models._protocol import FinishReason as FinishReason
@@ -66,3 +67,20 @@ __all__ = [
     "reasoner_home",
     "validate_output",
 ]
+
+# torch and transformers load on first use of a local model, not on ``import reasoner.models``
+_LAZY = {"TransformersModel": "reasoner.models._local", "random_llama": "reasoner.models._local"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reasoner.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from reasoner.models._local import TransformersModel as TransformersModel
+    from reasoner.models._local import random_llama as random_llama

