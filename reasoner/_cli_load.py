@@ -66,9 +66,11 @@ def _import_module(target: str, option: str, spec: str) -> ModuleType:
             sys.modules.pop(name, None)
             raise _import_failed(option, spec, str(path), exc) from exc
         return module
-    # like `python -m` and uvicorn: modules in the current folder are importable
+    # Modules in the current folder are importable, but only after everything installed:
+    # a folder first on sys.path would shadow installed packages (a checkout of reasoner
+    # holds a `kernels/` folder, and transformers imports the top-level `kernels` package).
     if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+        sys.path.append(os.getcwd())
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
