@@ -50,9 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_engine() -> Any:
-    from reasoner.models import ScriptedModel
-
     from reasoner import Engine, tool
+    from reasoner.models import ScriptedModel
 
     @tool
     async def lookup(ticker: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from reasoner.errors import PlanError
 
@@ -247,7 +247,7 @@ def _decode_ref(value: Mapping[str, Any], where: str, node_id: int) -> Ref:
     return Ref(node=target, path=path)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

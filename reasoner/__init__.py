@@ -56,24 +56,29 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:
-    from reasoner._api import reason
-    from reasoner._engine import Engine
-    from reasoner._executor import ExecutionResult
-    from reasoner._explain import Explanation, PhysicalNode
-    from reasoner._loop import RunResult
-    from reasoner._roles import Budget
-    from reasoner.errors import (
-        BudgetExceeded,
-        ConfigError,
-        GrammarError,
-        ModelError,
-        PlanError,
-        ReasonerError,
-        ToolError,
-        ToolRetry,
-        UsageError,
-    )
-    from reasoner.events import Event, load_trace, save_trace
-    from reasoner.planner import Node, Plan, Ref
-    from reasoner.tools import ToolRegistry, ToolSpec, tool
+if TYPE_CHECKING:  # what type checkers see: the same names, re-exported explicitly
+    from reasoner._api import reason as reason
+    from reasoner._engine import Engine as Engine
+    from reasoner._executor import ExecutionResult as ExecutionResult
+    from reasoner._explain import Explanation as Explanation
+    from reasoner._explain import PhysicalNode as PhysicalNode
+    from reasoner._loop import RunResult as RunResult
+    from reasoner._roles import Budget as Budget
+    from reasoner.errors import BudgetExceeded as BudgetExceeded
+    from reasoner.errors import ConfigError as ConfigError
+    from reasoner.errors import GrammarError as GrammarError
+    from reasoner.errors import ModelError as ModelError
+    from reasoner.errors import PlanError as PlanError
+    from reasoner.errors import ReasonerError as ReasonerError
+    from reasoner.errors import ToolError as ToolError
+    from reasoner.errors import ToolRetry as ToolRetry
+    from reasoner.errors import UsageError as UsageError
+    from reasoner.events import Event as Event
+    from reasoner.events import load_trace as load_trace
+    from reasoner.events import save_trace as save_trace
+    from reasoner.planner import Node as Node
+    from reasoner.planner import Plan as Plan
+    from reasoner.planner import Ref as Ref
+    from reasoner.tools import ToolRegistry as ToolRegistry
+    from reasoner.tools import ToolSpec as ToolSpec
+    from reasoner.tools import tool as tool

@@ -16,10 +16,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag, split_names
+from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_int, positive_seconds, split_names
 from reasoner._cli_load import CHART_DIR_ENV, add_tool_options, build_registry
 from reasoner._cli_roles import Roles, add_model_options, resolve_roles
-from reasoner._cli_common import positive_int, positive_seconds
 from reasoner._cli_run import _approve_all, _refuse
 from reasoner.errors import UsageError
 

@@ -37,7 +37,6 @@ from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Event
 from reasoner.models import Model
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
-from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 from reasoner.planner._prompts import (
     JOIN_SCHEMA,
     Example,
@@ -46,6 +45,7 @@ from reasoner.planner._prompts import (
     join_messages,
     plan_messages,
 )
+from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 
 if TYPE_CHECKING:
     from reasoner._runtime import Runtime

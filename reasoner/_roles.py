@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -14,11 +14,24 @@ from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Recorder
 from reasoner.models import Delta, GenerateOptions, Message, Model, Usage, validate_output
 
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def _closing(iterator: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """``contextlib.aclosing`` for any async iterator: closes it when it has ``aclose``
+    (async generators do; a model's own iterator class may not)."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
 __all__ = ["Budget", "ModelUsage", "Role", "RoleModels", "RoleSpec", "Session"]
 
 Role = Literal["planner", "joiner", "answerer"]
 RoleSpec = str | Model | Sequence[str | Model]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +166,7 @@ class Session:
         usage: Usage | None = None
         pieces = 0
         try:
-            async with aclosing(model.stream(messages, schema=schema, options=options)) as stream:
+            async with _closing(model.stream(messages, schema=schema, options=options)) as stream:
                 iterator = stream.__aiter__()
                 while True:
                     wait = min(self.call_timeout, deadline - time.perf_counter())
@@ -188,7 +201,7 @@ class Session:
     ) -> str:
         """One model call collected to its text (validated against ``schema`` when given)."""
         parts = []
-        async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens)) as pieces:
+        async with _closing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens)) as pieces:
             async for piece in pieces:
                 parts.append(piece)
                 if on_text is not None:

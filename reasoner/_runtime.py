@@ -15,7 +15,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Approver", "Backoff", "Runtime", "ToolCache", "ToolPolicy"]
 
 # approve(node, spec) -> bool, sync or async; ``node.args`` are the resolved arguments
-Approver = Callable[["Node", "ToolSpec"], Union[bool, Awaitable[bool]]]
+Approver = Callable[["Node", "ToolSpec"], bool | Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)

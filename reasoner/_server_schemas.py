@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reasoner.errors import UsageError
 
-
 __all__ = [
     "BudgetIn",
     "ChatMessage",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar, Unpack, overload
 
-
 from reasoner.errors import ToolDefinitionError, UsageError
 from reasoner.tools._spec import ToolOptions, ToolSpec
 

@@ -123,7 +123,7 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     """Whether calling ``fn`` returns a coroutine (async functions, partials of them, async ``__call__``)."""
     if inspect.iscoroutinefunction(fn):
         return True
-    return not inspect.isroutine(fn) and inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))
+    return not inspect.isroutine(fn) and inspect.iscoroutinefunction(getattr(type(fn), "__call__", None))  # noqa: B004 (the method itself)
 
 
 def _function_name(fn: Callable[..., Any]) -> str:
@@ -142,7 +142,7 @@ def _annotation_source(fn: Callable[..., Any]) -> Any:
     while isinstance(obj, functools.partial):
         obj = inspect.unwrap(obj.func)
     if not inspect.isroutine(obj) and callable(obj) and not inspect.isclass(obj):
-        call = getattr(type(obj), "__call__", None)
+        call = getattr(type(obj), "__call__", None)  # noqa: B004 (the method, for its annotations)
         return call if call is not None else obj
     return obj
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reasoner.models import Message, ScriptedModel
 
 import reasoner.evals
 from reasoner import Engine
 from reasoner.cli import main
 from reasoner.evals import DatasetError, EvalItem, EvalReport, load_dataset, run_eval
+from reasoner.models import Message, ScriptedModel
 from reasoner.tools.demo import DEMO_EXAMPLES, demo_tools
 
 DATASET = load_dataset("demo")

@@ -68,7 +68,7 @@ def test_layout_follows_the_design(registry: ToolRegistry) -> None:
 def test_every_object_is_closed_and_every_string_and_array_is_bounded(registry: ToolRegistry) -> None:
     schema = plan_schema(registry, max_nodes=20, max_string=100, max_array=20)
     seen_types = set()
-    for keyword, sub in _schemas(schema):
+    for _keyword, sub in _schemas(schema):
         assert "$defs" not in sub and "format" not in sub and "title" not in sub and "default" not in sub
         assert not isinstance(sub.get("$ref"), str), f"a $ref is left: {sub}"
         types = sub.get("type", [])

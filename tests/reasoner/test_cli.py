@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reasoner.models import ScriptedModel
 
 from reasoner.cli import main
 from reasoner.events import Event, load_trace
+from reasoner.models import ScriptedModel
 
 PLAN = json.dumps(
     {

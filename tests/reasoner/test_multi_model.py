@@ -30,7 +30,6 @@ import anyio
 import httpx
 import pytest
 import uvicorn
-from reasoner.models import OpenAIModel, ScriptedModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -41,6 +40,7 @@ from reasoner._server import create_app
 from reasoner.cli import main
 from reasoner.errors import ModelUnavailable
 from reasoner.events import Event, load_trace
+from reasoner.models import OpenAIModel, ScriptedModel
 
 SECRET = "sk-multi-model-7Hq2-NEVER-SHOW-ME-9f3e1c"
 KEY_ENV = "REASONER_TEST_UPSTREAM_KEY"

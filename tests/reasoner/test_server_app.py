@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from reasoner.models import ScriptedModel
 
 from reasoner import Budget, Engine, ModelError, UsageError, tool
 from reasoner._server import create_app
 from reasoner._server_openai import AnswerText
 from reasoner.events import Event
+from reasoner.models import ScriptedModel
 
 FINISH = '{"action":"finish"}'
 PLAN = json.dumps({"nodes": [{"id": 1, "tool": "price", "args": {"ticker": "MSFT"}}]})

@@ -20,10 +20,10 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from reasoner.models import Message, ScriptedModel
 
 from reasoner import Engine, tool
 from reasoner._server import create_app
+from reasoner.models import Message, ScriptedModel
 
 KEY = "test-key-0123456789"
 SLOW, IDLE, JSON, CRASH = "[slow]", "[idle]", "[json]", "[crash]"

@@ -5,7 +5,7 @@ import enum
 import json
 import socket
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import pytest
@@ -64,7 +64,7 @@ def test_signature_types_defaults_optional_literal_enum_lists_and_dicts() -> Non
         unit: Unit = Unit.CELSIUS,
         detail: Literal["brief", "full"] = "brief",
         hours: list[int] | None = None,
-        extra: Optional[dict[str, float]] = None,
+        extra: dict[str, float] | None = None,
         when: datetime.date | None = None,
         pair: tuple[int, str] = (1, "a"),
     ) -> Forecast:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
 

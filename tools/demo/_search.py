@@ -17,7 +17,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
