@@ -169,10 +169,6 @@ def main(argv: Sequence[str] | None = None, *, models: Mapping[str, Model] | Non
         stderr), 2 for a bad command line, 130 when interrupted. With ``--debug`` errors
         propagate with their traceback instead.
     """
-    # Set before torch loads OpenMP: threads that spin while they wait make decoding many times
-    # slower on a CPU shared with other processes (measured: 1.3-2.5 s per pass instead of
-    # ~70 ms beside two busy processes; no change on an idle machine). The user's value wins.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
