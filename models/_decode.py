@@ -9,7 +9,9 @@ first sample) into a KV cache, then repeat :meth:`Generation.step`:
     matcher advances; tokens it forces are appended without sampling and fed to the
     next forward together with the sampled one (one multi-token step into the cache)
 
-until EOS, a terminated grammar, or ``max_tokens``. Stop strings and detokenization
+until EOS, a terminated grammar, or ``max_tokens``. With ``options.close_within``, the last
+steps before ``max_tokens`` keep only tokens that close strings, arrays and objects when
+the grammar allows one, so a grammar-constrained instance ends in time where it can. Stop strings and detokenization
 work on text, on the async side (:class:`StopMatcher`, :class:`IncrementalDetokenizer`).
 
 The forward pass is behind :class:`Runner` so a static-cache, CUDA-graph runner can
@@ -111,6 +113,7 @@ class Generation:
     grammar_vocab_size: int = 0
     vocab_limit: int | None = None
     generator: torch.Generator | None = None
+    closer_ids: torch.Tensor | None = None  # [C] ids that only close ("]}) and EOS ids
     completion_ids: list[int] = field(default_factory=list, init=False)
     forced_count: int = field(default=0, init=False)
     _cache: Any = field(default=None, init=False)
@@ -139,6 +142,7 @@ class Generation:
             if not bool(self._bitmask.any()):
                 raise ModelError("the grammar allows no token here; the schema cannot be completed")
             apply_token_bitmask(logits, self._bitmask)
+            logits = self._steer_to_close(logits)
         token = int(sample(logits, self.options.temperature, self.options.top_p, self.generator)[0])
         if token in self.eos_ids:
             self._done = True
@@ -151,6 +155,18 @@ class Generation:
         self.forced_count += len(forced)
         self._pending = [token, *forced]
         return StepResult((token, *forced), len(forced), self._finish_after_tokens())
+
+    def _steer_to_close(self, logits: torch.Tensor) -> torch.Tensor:
+        # near max_tokens, keep only the closing tokens the grammar allows (if it allows any)
+        left = self.options.max_tokens - len(self.completion_ids)
+        if self.closer_ids is None or not self.options.close_within or left > self.options.close_within:
+            return logits
+        closers = logits[:, self.closer_ids]  # [1, C]
+        if not bool(torch.isfinite(closers).any()):
+            return logits
+        steered = torch.full_like(logits, float("-inf"))
+        steered[:, self.closer_ids] = closers
+        return steered
 
     def _take_forced(self, budget: int) -> list[int]:
         if self.matcher is None or budget <= 0 or self.matcher.is_terminated():

@@ -113,6 +113,7 @@ class TransformersModel:
         if not self.eos_ids:
             raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
         self._runner = _runner_for(self.model, self.device)
+        self._closers: torch.Tensor | None = None
 
     def __repr__(self) -> str:
         return f"TransformersModel(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype})"
@@ -199,6 +200,7 @@ class TransformersModel:
             grammar_vocab_size=0 if grammar is None else grammar.vocab_size,
             vocab_limit=len(self.tokenizer),
             generator=generator,
+            closer_ids=self._closer_ids() if grammar is not None and opts.close_within else None,
         )
         detok = IncrementalDetokenizer(self.tokenizer)
         stops = StopMatcher(opts.stop)
@@ -220,6 +222,15 @@ class TransformersModel:
                 yield Delta(text, step.tokens)
             await anyio.lowlevel.checkpoint_if_cancelled()
             step = await anyio.to_thread.run_sync(self._step, gen, limiter=limiter)
+
+    def _closer_ids(self) -> torch.Tensor:
+        """Ids of the tokens made only of ``"``, ``]`` and ``}`` (plus EOS): what closes JSON."""
+        if self._closers is None:
+            from reasoner.grammars import closing_token_ids
+
+            ids = sorted({*closing_token_ids(self.tokenizer, len(self.tokenizer)), *self.eos_ids})
+            self._closers = torch.tensor(ids, dtype=torch.long, device=self.device)
+        return self._closers
 
     def _step(self, gen: Generation) -> Any:
         with torch.inference_mode():

@@ -78,6 +78,10 @@ class GenerateOptions:
         top_p: nucleus mass kept when sampling (1.0 keeps everything).
         seed: seeds the sampler so a sampled generation is reproducible.
         grammar_backend: the ``reasoner.grammars`` backend used for a schema.
+        close_within: with a schema, once at most this many completion tokens are left,
+            the local decoder takes only tokens that close what is open (``"``, ``]``,
+            ``}``, EOS) wherever the grammar allows one, so the instance can end within
+            ``max_tokens``; 0 (the default) never steers. Remote backends ignore it.
     """
 
     max_tokens: int = 512
@@ -86,6 +90,7 @@ class GenerateOptions:
     top_p: float = 1.0
     seed: int | None = None
     grammar_backend: str = "llguidance"
+    close_within: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -94,6 +99,8 @@ class GenerateOptions:
             object.__setattr__(self, "stop", tuple(self.stop))
         if self.max_tokens < 1:
             raise UsageError(f"GenerateOptions.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.close_within < 0:
+            raise UsageError(f"GenerateOptions.close_within must be >= 0, got {self.close_within}")
         if self.temperature < 0:
             raise UsageError(f"GenerateOptions.temperature must be >= 0 (0 is greedy), got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:

@@ -43,7 +43,15 @@ class Engine:
             is not given, supplies its models); without one, names go to
             :func:`reasoner.models.load_model`.
         budget: the default :class:`Budget` of a run (iterations, tokens, seconds).
-        examples: ``(question, plan)`` pairs shown to the planner.
+        examples: ``(question, plan)`` pairs shown to the planner as earlier turns (none by
+            default: the default prompt is the one the embedded model is tuned on).
+        max_plan_nodes: nodes per plan at most.
+        max_plan_tokens: tokens the planner may write per plan; in the last
+            ``min(64, max_plan_tokens // 4)`` a local model is steered to close the plan,
+            and a plan cut off anyway keeps its complete nodes.
+        max_string, max_array: the plan grammar's bound on a string argument's characters
+            and an array argument's items, where the tool's schema states no
+            ``maxLength`` / ``maxItems`` of its own (a tool's own bound always wins).
         call_timeout: seconds a model may take to produce its next piece of text (a call
             may take four times this in all) before it counts as failed.
         temperature, top_p, seed, grammar_backend: decoding options for every model call
@@ -81,6 +89,9 @@ class Engine:
         budget: Budget | None = None,
         examples: Sequence[Example] = (),
         max_plan_nodes: int = 16,
+        max_plan_tokens: int = 1024,
+        max_string: int = 2048,
+        max_array: int = 64,
         call_timeout: float = 120.0,
         temperature: float = 0.0,
         top_p: float = 1.0,
@@ -125,7 +136,9 @@ class Engine:
             loader,
         )
         self._budget = budget if budget is not None else Budget()
-        self._config = LoopConfig(examples=tuple(examples), max_nodes=max_plan_nodes)
+        self._config = LoopConfig(
+            examples=tuple(examples), max_nodes=max_plan_nodes, max_string=max_string, max_array=max_array, max_tokens=max_plan_tokens
+        )
         if call_timeout <= 0:
             raise UsageError(f"Engine(call_timeout={call_timeout!r}) must be a number of seconds > 0")
         self._call_timeout = float(call_timeout)

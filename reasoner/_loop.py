@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RunResult", "plan_only", "run"]
 
-_PLAN_TOKENS = 768
 _JOIN_TOKENS = 96
 _ANSWER_TOKENS = 192
 
@@ -91,13 +90,35 @@ class RunResult:
 
 @dataclass(frozen=True, slots=True)
 class LoopConfig:
-    """Planner settings. The plan grammar's bounds are tight on purpose: a small model
-    that starts rambling inside a string is stopped after ``max_string`` characters."""
+    """Planner settings (``Engine(max_plan_nodes=, max_string=, max_array=, max_plan_tokens=)``).
+
+    The plan grammar bounds every string and array: by the tool's own ``maxLength`` /
+    ``maxItems`` where its schema states one, else by ``max_string`` characters and
+    ``max_array`` items (defaults that fit real arguments: a long URL, a message body, a
+    list of a few dozen numbers). The plan may take ``max_tokens`` tokens; in its last
+    ``close_within`` tokens a local model is steered to close what is open, so the plan can
+    end within the cap whatever the bounds, and a plan cut off anyway keeps its complete
+    nodes.
+    """
 
     examples: Sequence[Example] = ()
     max_nodes: int = 16
-    max_string: int = 96
-    max_array: int = 16
+    max_string: int = 2048
+    max_array: int = 64
+    max_tokens: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("max_nodes", "max_string", "max_array", "max_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"Engine({_SETTING[name]}={value!r}) must be an integer >= 1")
+        if self.max_tokens < 64:
+            raise UsageError(f"Engine(max_plan_tokens={self.max_tokens}) must be at least 64: a plan of one call needs room to open and close")
+
+    @property
+    def close_within(self) -> int:
+        """The last tokens of the plan cap, in which a local planner is steered to close the plan."""
+        return min(64, self.max_tokens // 4)
 
     def schema(self, registry: ToolRegistry, previous: Mapping[int, Node]) -> dict[str, Any]:
         """The strict plan grammar: ids count up from after ``previous``, refs point only to
@@ -115,6 +136,9 @@ class LoopConfig:
         )
 
 
+_SETTING = {"max_nodes": "max_plan_nodes", "max_string": "max_string", "max_array": "max_array", "max_tokens": "max_plan_tokens"}
+
+
 def _observations(result: ExecutionResult | None) -> list[Observation]:
     if result is None:
         return []
@@ -128,9 +152,9 @@ def _observations(result: ExecutionResult | None) -> list[Observation]:
 
 
 async def _plan_stream(
-    session: Session, model: Model, messages: Any, schema: dict[str, Any], parser: PlanStreamParser, plans: list[Plan]
+    session: Session, model: Model, messages: Any, schema: dict[str, Any], parser: PlanStreamParser, plans: list[Plan], config: LoopConfig
 ) -> AsyncIterator[Node]:
-    async for piece in session.deltas("planner", model, messages, schema=schema, max_tokens=_PLAN_TOKENS):
+    async for piece in session.deltas("planner", model, messages, schema=schema, max_tokens=config.max_tokens, close_within=config.close_within):
         for node in parser.feed(piece):
             session.rec.emit("plan.node", node.id, node=node.to_dict())
             yield node
@@ -157,7 +181,7 @@ async def _plan_and_execute(
 
     async def attempt(model: Model) -> ExecutionResult:
         parser = PlanStreamParser(registry, previous=known)
-        nodes = _plan_stream(session, model, messages, schema, parser, plans)
+        nodes = _plan_stream(session, model, messages, schema, parser, plans, config)
         return await execute(runtime, nodes, session.rec, previous=previous)
 
     return await session.with_fallback("planner", attempt)
@@ -302,7 +326,7 @@ async def plan_only(session: Session, runtime: Runtime, query: str, *, config: L
 
     async def attempt(model: Model) -> Plan:
         parser = PlanStreamParser(runtime.registry)
-        text = await session.text("planner", model, messages, schema=schema, max_tokens=_PLAN_TOKENS)
+        text = await session.text("planner", model, messages, schema=schema, max_tokens=config.max_tokens, close_within=config.close_within)
         parser.feed(text)
         return parser.finish()
 

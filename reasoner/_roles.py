@@ -109,12 +109,13 @@ class Session:
         self.usage: dict[str, ModelUsage] = {}
         self.tokens = 0
 
-    def options_for(self, max_tokens: int) -> GenerateOptions:
+    def options_for(self, max_tokens: int, close_within: int = 0) -> GenerateOptions:
         left = self.budget.tokens - self.tokens
         if left <= 0:
             raise BudgetExceeded("tokens", self.budget.tokens)
         return GenerateOptions(
             max_tokens=max(1, min(max_tokens, left)),
+            close_within=close_within,
             temperature=self.options.temperature,
             top_p=self.options.top_p,
             seed=self.options.seed,
@@ -141,13 +142,20 @@ class Session:
             raise BudgetExceeded("tokens", self.budget.tokens)
 
     async def deltas(
-        self, role: Role, model: Model, messages: Sequence[Message], *, schema: dict[str, Any] | None, max_tokens: int
+        self,
+        role: Role,
+        model: Model,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+        close_within: int = 0,
     ) -> AsyncIterator[str]:
         """Stream one model call's text. The call must produce its next piece within
         ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
         another task's iterator (the executor does, for the planner)."""
-        options = self.options_for(max_tokens)
+        options = self.options_for(max_tokens, close_within)
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
         usage: Usage | None = None
@@ -184,11 +192,12 @@ class Session:
         *,
         schema: dict[str, Any] | None = None,
         max_tokens: int,
+        close_within: int = 0,
         on_text: Callable[[str], None] | None = None,
     ) -> str:
         """One model call collected to its text (validated against ``schema`` when given)."""
         parts = []
-        async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens)) as pieces:
+        async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens, close_within=close_within)) as pieces:
             async for piece in pieces:
                 parts.append(piece)
                 if on_text is not None:

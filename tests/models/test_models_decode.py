@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import torch
 
-from reasoner.errors import ModelError
+from reasoner.errors import ModelError, UsageError
 from reasoner.models import Delta, GenerateOptions, Message, TransformersModel, complete
 
 PERSON = {
@@ -193,3 +193,30 @@ async def test_concurrent_generations_interleave_correctly(tiny_model: Transform
         for i in range(4):
             tg.start_soon(run, i)
     assert concurrent == sequential
+
+
+NOTES = {
+    "type": "object",
+    "properties": {"notes": {"type": "array", "items": {"type": "string", "maxLength": 400}, "maxItems": 8}},
+    "required": ["notes"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_close_within_steers_a_long_instance_to_end_before_max_tokens(tiny_model: TransformersModel, seed: int) -> None:
+    # a random model rambles inside a 400-character string: 40 tokens do not end it...
+    free = [d async for d in tiny_model.stream(HELLO, schema=NOTES, options=GenerateOptions(max_tokens=40, temperature=1.0, seed=seed))]
+    assert free[-1].finish_reason == "length"
+    # ...unless the last 8 take only closing tokens where the grammar allows one
+    options = GenerateOptions(max_tokens=40, temperature=1.0, seed=seed, close_within=8)
+    steered = [d async for d in tiny_model.stream(HELLO, schema=NOTES, options=options)]
+    assert steered[-1].finish_reason == "grammar"
+    text = "".join(d.text for d in steered)
+    jsonschema.validate(json.loads(text), NOTES)
+    assert steered[-1].usage is not None and steered[-1].usage.completion_tokens <= 40
+
+
+async def test_close_within_must_not_be_negative() -> None:
+    with pytest.raises(UsageError, match="close_within must be >= 0"):
+        GenerateOptions(close_within=-1)
