@@ -200,8 +200,11 @@ def join_messages(query: str, observations: Sequence[Observation]) -> list[Messa
     return [Message("system", system), Message("user", user)]
 
 
-def answer_messages(query: str, observations: Sequence[Observation], *, structured: bool = False) -> list[Message]:
-    """Messages asking the answerer for the final answer from the results."""
+def answer_messages(
+    query: str, observations: Sequence[Observation], *, structured: bool = False, missing: str | None = None
+) -> list[Message]:
+    """Messages asking the answerer for the final answer from the results (``missing``: why
+    they are incomplete, for a partial answer)."""
     system = (
         "Answer the question in one or two sentences, using only the tool results. Give "
         "numbers exactly as the results show them; if a tool failed, say what is missing."
@@ -209,4 +212,6 @@ def answer_messages(query: str, observations: Sequence[Observation], *, structur
     if structured:
         system += " Reply with one JSON object in the requested format."
     user = f"Question: {query}\n\nResults:\n{format_observations(observations) or '(none)'}"
+    if missing:
+        user += f"\n\nThe results are incomplete ({missing}): answer what they can, and say what is missing."
     return [Message("system", system), Message("user", user)]

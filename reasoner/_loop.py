@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Event
 from reasoner.models import Model
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
+from reasoner.planner._calls import CallIndex
 from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 from reasoner.planner._prompts import (
     JOIN_SCHEMA,
@@ -68,6 +70,8 @@ class RunResult:
         errors: node id -> error, for nodes that failed or were skipped.
         usage: model name -> its summed usage over the run.
         trace: every event of the run, in order (replayable; see ``reasoner.events``).
+        partial: ``None`` for a complete answer; else what is missing (the budget ended,
+            or the planner could only repeat itself, and the answer is from the results so far).
     """
 
     query: str
@@ -77,6 +81,7 @@ class RunResult:
     errors: dict[int, str]
     usage: dict[str, ModelUsage]
     trace: list[Event] = field(repr=False)
+    partial: str | None = None
 
     @property
     def plan(self) -> Plan:
@@ -151,16 +156,48 @@ def _observations(result: ExecutionResult | None) -> list[Observation]:
     return out
 
 
+_REPEATS = 2  # the planner is stopped after writing this many repeated calls in a row
+
+
 async def _plan_stream(
-    session: Session, model: Model, messages: Any, schema: dict[str, Any], parser: PlanStreamParser, plans: list[Plan], config: LoopConfig
+    session: Session,
+    model: Model,
+    messages: Any,
+    schema: dict[str, Any],
+    parser: PlanStreamParser,
+    plans: list[Plan],
+    config: LoopConfig,
+    calls: CallIndex,
 ) -> AsyncIterator[Node]:
-    async for piece in session.deltas("planner", model, messages, schema=schema, max_tokens=config.max_tokens, close_within=config.close_within):
-        for node in parser.feed(piece):
-            session.rec.emit("plan.node", node.id, node=node.to_dict())
-            yield node
-    plan = parser.finish()
+    """The planner's nodes as they close. The plan ends early, keeping the nodes so far, when
+    the planner repeats calls (``_REPEATS`` in a row), runs out of tokens mid-node, writes a
+    bad node or fails after its first node: nodes already dispatched are never lost and never
+    planned again by a fallback model. With no node yet, the error propagates (fallback)."""
+    stopped: str | None = None
+    repeats = 0
+    try:
+        async with aclosing(
+            session.deltas("planner", model, messages, schema=schema, max_tokens=config.max_tokens, close_within=config.close_within)
+        ) as pieces:
+            async for piece in pieces:
+                for node in parser.feed(piece):
+                    session.rec.emit("plan.node", node.id, node=node.to_dict())
+                    yield node
+                    repeats = repeats + 1 if calls.add(node) is not None else 0
+                    if repeats >= _REPEATS:
+                        stopped = f"the planner repeated a call {repeats} times in a row"
+                        break
+                if stopped:
+                    break
+        plan = parser.finish() if stopped is None else Plan(parser.nodes)
+    except (ModelError, PlanError, TimeoutError) as exc:
+        if not parser.nodes:
+            raise
+        stopped = f"{type(exc).__name__}: {exc}"
+        plan = Plan(parser.nodes)
     plans.append(plan)
-    session.rec.emit("plan.completed", nodes=len(plan.nodes), plan=plan.to_dict(), model=model.name)
+    extra = {} if stopped is None else {"stopped": stopped}
+    session.rec.emit("plan.completed", nodes=len(plan.nodes), plan=plan.to_dict(), model=model.name, **extra)
 
 
 async def _plan_and_execute(
@@ -181,7 +218,11 @@ async def _plan_and_execute(
 
     async def attempt(model: Model) -> ExecutionResult:
         parser = PlanStreamParser(registry, previous=known)
-        nodes = _plan_stream(session, model, messages, schema, parser, plans, config)
+        calls = CallIndex()
+        for node in known.values():
+            if previous is not None and node.id in previous.outputs:
+                calls.add(node)
+        nodes = _plan_stream(session, model, messages, schema, parser, plans, config, calls)
         return await execute(runtime, nodes, session.rec, previous=previous)
 
     return await session.with_fallback("planner", attempt)
@@ -244,20 +285,56 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
         raise UsageError(f"output schema: $ref {exc.args[0]!r} points nowhere; only local refs (#/$defs/Name) are supported") from exc
 
 
+def repetition_cut(text: str, longest: int = 200) -> int | None:
+    """Where to cut ``text`` when it ends in a loop: the end of the first copy of a unit
+    (up to ``longest`` characters) that its tail repeats at least three times in a row and
+    over at least 32 characters; ``None`` when it does not end in a loop."""
+    n = len(text)
+    for size in range(1, min(longest, n // 3) + 1):
+        copies = max(3, -(-32 // size))
+        span = size * copies
+        if span > n:
+            continue
+        start = n - span
+        if text[start:] == text[start : start + size] * copies:
+            while start >= size and text[start - size : start] == text[start : start + size]:
+                start -= size  # back to the loop's first copy
+            return start + size
+    return None
+
+
 async def _answer(
-    session: Session, query: str, result: ExecutionResult | None, answer_format: tuple[TypeAdapter[Any], dict[str, Any]] | None
+    session: Session,
+    query: str,
+    result: ExecutionResult | None,
+    answer_format: tuple[TypeAdapter[Any], dict[str, Any]] | None,
+    missing: str | None = None,
 ) -> Any:
     observations = _observations(result)
     adapter, schema = answer_format if answer_format is not None else (None, None)
-    messages = answer_messages(query, observations, structured=schema is not None)
+    messages = answer_messages(query, observations, structured=schema is not None, missing=missing)
+    stopped: list[str] = []
 
     def on_text(piece: str) -> None:
         session.rec.emit("answer.delta", text=piece)
 
+    async def free_text(model: Model) -> str:
+        # a small model may loop ("23 times 23 is 529. 23 times 23 is 529. ..."): stop it there
+        text = ""
+        async with aclosing(session.deltas("answerer", model, messages, schema=None, max_tokens=_ANSWER_TOKENS)) as pieces:
+            async for piece in pieces:
+                text += piece
+                cut = repetition_cut(text)
+                if cut is not None:
+                    stopped.append("repetition")
+                    return text[:cut].strip()
+                on_text(piece)
+        return text.strip()
+
     async def attempt(model: Model) -> Any:
-        text = await session.text("answerer", model, messages, schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
         if schema is None or adapter is None:
-            return text.strip()
+            return await free_text(model)
+        text = await session.text("answerer", model, messages, schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
         try:
             return adapter.validate_json(text)
         except ValidationError as exc:
@@ -265,8 +342,41 @@ async def _answer(
 
     answer = await session.with_fallback("answerer", attempt)
     shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
-    session.rec.emit("answer.completed", answer=shown)
+    extra: dict[str, Any] = {"stopped": stopped[0]} if stopped else {}
+    if missing:
+        extra["partial"] = missing
+    session.rec.emit("answer.completed", answer=shown, **extra)
     return answer
+
+
+def _repeats_known_calls(result: ExecutionResult, before: ExecutionResult) -> bool:
+    """Whether every node the new plan added repeats a call that already succeeded."""
+    calls = CallIndex()
+    for node in before.plan.nodes:
+        if node.id in before.outputs:
+            calls.add(node)
+    done = {node.id for node in before.plan.nodes}
+    new = [node for node in result.plan.nodes if node.id not in done]
+    return bool(new) and all(calls.add(node) is not None for node in new)
+
+
+def _from_trace(events: Sequence[Event], result: ExecutionResult | None) -> ExecutionResult | None:
+    """What the events say ran, for a run cut off mid-plan (its execute never returned)."""
+    nodes = {n.id: n for n in result.plan.nodes} if result else {}
+    outputs = dict(result.outputs) if result else {}
+    errors = dict(result.errors) if result else {}
+    for event in events:
+        if event.type == "plan.node" and event.node_id is not None and event.node_id not in nodes:
+            nodes[event.node_id] = Node.from_dict(event.data["node"])
+        elif event.type == "node.completed" and event.node_id is not None:
+            outputs[event.node_id] = event.data.get("output")
+        elif event.type == "node.failed" and event.node_id is not None:
+            error = event.data.get("error") or {}
+            errors[event.node_id] = f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    if not nodes:
+        return None
+    ran = [nodes[i] for i in sorted(nodes) if i in outputs or i in errors]
+    return ExecutionResult(plan=Plan(tuple(ran)), outputs={i: outputs[i] for i in sorted(outputs) if i in nodes}, errors=errors)
 
 
 async def run(
@@ -275,6 +385,11 @@ async def run(
     """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``.
 
     ``registry`` (default: the runtime's) is the set of tools the planner may use this run.
+
+    When the iteration or time budget ends (or the planner only repeats calls already made)
+    while there are results, the run answers from them and ``RunResult.partial`` says what
+    is missing; :class:`BudgetExceeded` is raised only when there is nothing to answer from.
+    A run whose time ran out gets ``min(30, seconds)`` more seconds to answer.
     """
     registry = registry if registry is not None else runtime.registry
     answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
@@ -282,32 +397,49 @@ async def run(
     rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
     plans: list[Plan] = []
     result: ExecutionResult | None = None
+    partial: str | None = None
+    spent: BudgetExceeded | None = None
+    budget = session.budget
     try:
-        with anyio.CancelScope(deadline=anyio.current_time() + session.budget.seconds) as scope:
+        with anyio.CancelScope(deadline=anyio.current_time() + budget.seconds) as scope:
             if len(registry):
                 reason: str | None = None
                 while True:
+                    before = result
                     try:
                         result = await _plan_and_execute(session, runtime, registry, query, config, result, reason, plans)
                     except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
                         action, reason = "replan", f"the last plan was invalid: {exc}"
                         rec.emit("join.decision", action=action, reason=reason, by="loop")
                     else:
+                        if before is not None and reason and _repeats_known_calls(result, before):
+                            partial = f"asked to plan again ({reason}), the planner only repeated calls already made"
+                            rec.emit("join.decision", action="finish", reason=partial, by="loop")
+                            break
                         action, reason = await _join(session, query, result)
                     if action == "finish":
                         break
-                    if rec.iteration + 1 >= session.budget.iterations:
-                        raise BudgetExceeded("iterations", session.budget.iterations)
+                    if rec.iteration + 1 >= budget.iterations:
+                        partial = f"the budget of {budget.iterations} plan(s) ran out; still missing: {reason}"
+                        spent = BudgetExceeded("iterations", budget.iterations)
+                        break
                     rec.iteration += 1
-            answer = await _answer(session, query, result, answer_format)
         if scope.cancelled_caught:
-            raise BudgetExceeded("seconds", session.budget.seconds)
+            result = _from_trace(rec.events, result)
+            partial = f"the time budget of {budget.seconds:g} s ran out before the plan finished"
+            spent = BudgetExceeded("seconds", budget.seconds)
+        if spent is not None and (result is None or not result.outputs):
+            raise spent
+        with anyio.move_on_after(min(30.0, budget.seconds) if spent is not None else max(scope.deadline - anyio.current_time(), 0.0)) as answering:
+            answer = await _answer(session, query, result, answer_format, partial)
+        if answering.cancelled_caught:
+            raise BudgetExceeded("seconds", budget.seconds)
     except Exception as exc:
         rec.emit("run.failed", error={"type": type(exc).__name__, "message": str(exc)})
         raise
     usage = {name: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "seconds": round(u.seconds, 3)} for name, u in session.usage.items()}
     shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
-    rec.emit("run.completed", answer=shown, usage=usage)
+    rec.emit("run.completed", answer=shown, usage=usage, **({"partial": partial} if partial else {}))
     return RunResult(
         query=query,
         answer=answer,
@@ -316,19 +448,24 @@ async def run(
         errors={**result.errors, **{k: f"skipped: {v}" for k, v in result.skipped.items()}} if result else {},
         usage=dict(session.usage),
         trace=list(rec.events),
+        partial=partial,
     )
 
 
 async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig) -> Plan:
-    """Ask the planner for a plan without running any tool (``Engine.explain(question)``)."""
+    """Ask the planner for a plan without running any tool (``Engine.explain(question)``).
+
+    As in a run, a plan cut off (token cap, a bad node, a failing model) keeps its complete
+    nodes, and repeated calls end it."""
     schema = config.schema(runtime.registry, {})
     messages = plan_messages(query, runtime.registry, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:
+        plans: list[Plan] = []
         parser = PlanStreamParser(runtime.registry)
-        text = await session.text("planner", model, messages, schema=schema, max_tokens=config.max_tokens, close_within=config.close_within)
-        parser.feed(text)
-        return parser.finish()
+        async with aclosing(_plan_stream(session, model, messages, schema, parser, plans, config, CallIndex())) as nodes:
+            async for _ in nodes:
+                pass
+        return plans[-1]
 
     return await session.with_fallback("planner", attempt)
-
