@@ -156,6 +156,19 @@ class Generation:
         self._pending = [token, *forced]
         return StepResult((token, *forced), len(forced), self._finish_after_tokens())
 
+    def replace_matcher(self, matcher: Matcher, grammar_vocab_size: int) -> None:
+        """Continue under another grammar: ``matcher`` is advanced over the completion so far
+        (``ModelError`` if the new grammar does not accept it)."""
+        for token in self.completion_ids:
+            try:
+                matcher.advance(token)
+            except Exception as exc:
+                raise ModelError(f"the refined grammar does not accept the text decoded so far: {exc}") from exc
+        self.matcher = matcher
+        if grammar_vocab_size != self.grammar_vocab_size:
+            self.grammar_vocab_size = grammar_vocab_size
+            self._bitmask = None
+
     def _steer_to_close(self, logits: torch.Tensor) -> torch.Tensor:
         # near max_tokens, keep only the closing tokens the grammar allows (if it allows any)
         left = self.options.max_tokens - len(self.completion_ids)

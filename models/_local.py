@@ -115,6 +115,8 @@ class TransformersModel:
         self._runner = _runner_for(self.model, self.device)
         self._closers: torch.Tensor | None = None
 
+    refines_schema = True  # stream() takes refine= (see reasoner.models.Model)
+
     def __repr__(self) -> str:
         return f"TransformersModel(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype})"
 
@@ -180,8 +182,10 @@ class TransformersModel:
         *,
         schema: dict[str, Any] | None = None,
         options: GenerateOptions | None = None,
+        refine: Callable[[], dict[str, Any]] | None = None,
     ) -> AsyncIterator[Delta]:
-        """Stream the reply (see :class:`reasoner.models.Model`)."""
+        """Stream the reply (see :class:`reasoner.models.Model`; ``refine`` swaps the grammar
+        between steps, replaying the tokens so far into it)."""
         opts = options or GenerateOptions()
         msgs = as_messages(messages)
         started = time.perf_counter()
@@ -221,6 +225,12 @@ class TransformersModel:
             if text or step.tokens:
                 yield Delta(text, step.tokens)
             await anyio.lowlevel.checkpoint_if_cancelled()
+            if refine is not None and schema is not None:
+                wanted = refine()
+                if wanted is not schema:
+                    schema = wanted
+                    grammar = await self._grammar(schema, opts.grammar_backend)
+                    await anyio.to_thread.run_sync(gen.replace_matcher, grammar.matcher(), grammar.vocab_size)
             step = await anyio.to_thread.run_sync(self._step, gen, limiter=limiter)
 
     def _closer_ids(self) -> torch.Tensor:

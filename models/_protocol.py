@@ -160,7 +160,13 @@ class Model(Protocol):
     ) -> AsyncIterator[Delta]:
         """Stream the reply to ``messages``. With ``schema``, the text is one JSON value that
         the backend constrains to the schema. The last delta carries ``finish_reason`` and
-        ``usage``. Raises ModelError (or a subclass) when the model fails."""
+        ``usage``. Raises ModelError (or a subclass) when the model fails.
+
+        A model whose ``refines_schema`` attribute is true also takes ``refine=``: a
+        function called before each decoding step that returns the schema to constrain the
+        rest of the text with (the same object while nothing changes). The new schema must
+        accept the text so far; the model replays it into the new grammar. The planner
+        narrows its grammar this way as each node closes."""
         ...
 
 

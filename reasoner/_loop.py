@@ -125,20 +125,43 @@ class LoopConfig:
         """The last tokens of the plan cap, in which a local planner is steered to close the plan."""
         return min(64, self.max_tokens // 4)
 
-    def schema(self, registry: ToolRegistry, previous: Mapping[int, Node]) -> dict[str, Any]:
+    def schema(self, registry: ToolRegistry, previous: Mapping[int, Node], decoded: Sequence[str] | None = None) -> dict[str, Any]:
         """The strict plan grammar: ids count up from after ``previous``, refs point only to
-        earlier nodes, and ref paths exist in some tool's output (for ``previous`` nodes, in
-        that node's tool's output) with a type that fits. A ref between two new nodes may
-        still name another tool's path; validation catches that."""
+        earlier nodes, and ref paths exist in the output of the tool that node called, with
+        a type that fits.
+
+        ``decoded=None`` is the one grammar for a model that cannot swap grammars while it
+        decodes: a ref between two new nodes may then name a path of another tool's output
+        (``unknown_tool_paths="union"``), which validation rejects. With ``decoded`` (the
+        tools of the nodes closed so far) the grammar is rebuilt as each node closes and
+        every ref names a field of the tool that node actually chose."""
+        if decoded is None:
+            return plan_schema(
+                registry, max_nodes=self.max_nodes, max_string=self.max_string, max_array=self.max_array,
+                strict=True, previous=previous, unknown_tool_paths="union",
+            )  # fmt: skip
         return plan_schema(
-            registry,
-            max_nodes=self.max_nodes,
-            max_string=self.max_string,
-            max_array=self.max_array,
-            strict=True,
-            previous=previous,
-            unknown_tool_paths="union",
-        )
+            registry, max_nodes=self.max_nodes, max_string=self.max_string, max_array=self.max_array,
+            strict=True, previous=previous, decoded=decoded, lookahead=2,
+        )  # fmt: skip
+
+
+class _Grammars:
+    """The plan grammars of one planner call: one fixed schema, or (for a model that
+    refines) one per prefix of decoded tools, each built once."""
+
+    def __init__(self, config: LoopConfig, registry: ToolRegistry, previous: Mapping[int, Node], model: Model) -> None:
+        self._config = config
+        self._registry = registry
+        self._previous = previous
+        self.exact = bool(getattr(model, "refines_schema", False))
+        self._built: dict[tuple[str, ...] | None, dict[str, Any]] = {}
+
+    def schema(self, decoded: tuple[str, ...] | None) -> dict[str, Any]:
+        key = decoded if self.exact else None
+        if key not in self._built:
+            self._built[key] = self._config.schema(self._registry, self._previous, key)
+        return self._built[key]
 
 
 _SETTING = {"max_nodes": "max_plan_nodes", "max_string": "max_string", "max_array": "max_array", "max_tokens": "max_plan_tokens"}
@@ -163,7 +186,7 @@ async def _plan_stream(
     session: Session,
     model: Model,
     messages: Any,
-    schema: dict[str, Any],
+    grammars: _Grammars,
     parser: PlanStreamParser,
     plans: list[Plan],
     config: LoopConfig,
@@ -175,9 +198,16 @@ async def _plan_stream(
     planned again by a fallback model. With no node yet, the error propagates (fallback)."""
     stopped: str | None = None
     repeats = 0
+
+    def refine() -> dict[str, Any]:  # the model asks before each step: narrow as nodes close
+        return grammars.schema(tuple(node.tool for node in parser.nodes))
+
     try:
         async with aclosing(
-            session.deltas("planner", model, messages, schema=schema, max_tokens=config.max_tokens, close_within=config.close_within)
+            session.deltas(
+                "planner", model, messages, schema=grammars.schema(()), max_tokens=config.max_tokens,
+                close_within=config.close_within, refine=refine if grammars.exact else None,
+            )  # fmt: skip
         ) as pieces:
             async for piece in pieces:
                 for node in parser.feed(piece):
@@ -211,7 +241,6 @@ async def _plan_and_execute(
     plans: list[Plan],
 ) -> ExecutionResult:
     known = {n.id: n for n in previous.plan.nodes} if previous else {}
-    schema = config.schema(registry, known)
     messages = plan_messages(
         query, registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=max(known, default=0) + 1
     )
@@ -222,7 +251,7 @@ async def _plan_and_execute(
         for node in known.values():
             if previous is not None and node.id in previous.outputs:
                 calls.add(node)
-        nodes = _plan_stream(session, model, messages, schema, parser, plans, config, calls)
+        nodes = _plan_stream(session, model, messages, _Grammars(config, registry, known, model), parser, plans, config, calls)
         return await execute(runtime, nodes, session.rec, previous=previous)
 
     return await session.with_fallback("planner", attempt)
@@ -457,13 +486,13 @@ async def plan_only(session: Session, runtime: Runtime, query: str, *, config: L
 
     As in a run, a plan cut off (token cap, a bad node, a failing model) keeps its complete
     nodes, and repeated calls end it."""
-    schema = config.schema(runtime.registry, {})
     messages = plan_messages(query, runtime.registry, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:
         plans: list[Plan] = []
         parser = PlanStreamParser(runtime.registry)
-        async with aclosing(_plan_stream(session, model, messages, schema, parser, plans, config, CallIndex())) as nodes:
+        grammars = _Grammars(config, runtime.registry, {}, model)
+        async with aclosing(_plan_stream(session, model, messages, grammars, parser, plans, config, CallIndex())) as nodes:
             async for _ in nodes:
                 pass
         return plans[-1]

@@ -150,6 +150,7 @@ class Session:
         schema: dict[str, Any] | None,
         max_tokens: int,
         close_within: int = 0,
+        refine: Callable[[], dict[str, Any]] | None = None,
     ) -> AsyncIterator[str]:
         """Stream one model call's text. The call must produce its next piece within
         ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
@@ -161,7 +162,8 @@ class Session:
         usage: Usage | None = None
         pieces = 0
         try:
-            async with aclosing(model.stream(messages, schema=schema, options=options)) as stream:
+            stream_of = model.stream(messages, schema=schema, options=options, refine=refine) if refine is not None else model.stream(messages, schema=schema, options=options)  # type: ignore[call-arg]
+            async with aclosing(stream_of) as stream:
                 iterator = stream.__aiter__()
                 while True:
                     wait = min(self.call_timeout, deadline - time.perf_counter())

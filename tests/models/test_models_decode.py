@@ -220,3 +220,23 @@ async def test_close_within_steers_a_long_instance_to_end_before_max_tokens(tiny
 async def test_close_within_must_not_be_negative() -> None:
     with pytest.raises(UsageError, match="close_within must be >= 0"):
         GenerateOptions(close_within=-1)
+
+
+WIDE = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 60}}, "required": ["a"], "additionalProperties": False}
+NARROW = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 2}}, "required": ["a"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_refine_swaps_the_grammar_between_steps_and_replays_the_text(tiny_model: TransformersModel, seed: int) -> None:
+    options = GenerateOptions(max_tokens=40, temperature=1.0, seed=seed)
+    wide = "".join([d.text async for d in tiny_model.stream(HELLO, schema=WIDE, options=options)])
+    assert len(json.loads(wide)["a"]) > 2  # left alone, a random model writes more than 2 characters
+    asked: list[int] = []
+
+    def refine() -> dict[str, Any]:
+        asked.append(1)
+        return NARROW  # from the first step on: the forced '{"a":"' replays into it
+
+    narrow = "".join([d.text async for d in tiny_model.stream(HELLO, schema=WIDE, options=options, refine=refine)])
+    jsonschema.validate(json.loads(narrow), NARROW)
+    assert asked
