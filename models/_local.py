@@ -233,6 +233,20 @@ class TransformersModel:
                     await anyio.to_thread.run_sync(gen.replace_matcher, grammar.matcher(), grammar.vocab_size)
             step = await anyio.to_thread.run_sync(self._step, gen, limiter=limiter)
 
+    @property
+    def context_length(self) -> int | None:
+        """Tokens the model can attend to (prompt plus reply), from its config."""
+        value = getattr(self.model.config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) else None
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of ``messages`` in this model's chat format and tokenizer."""
+        return len(self._prompt_ids(as_messages(messages)))
+
+    def count_text(self, text: str) -> int:
+        """Tokens of ``text`` in this model's tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def _closer_ids(self) -> torch.Tensor:
         """Ids of the tokens made only of ``"``, ``]`` and ``}`` (plus EOS): what closes JSON."""
         if self._closers is None:

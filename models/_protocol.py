@@ -166,7 +166,12 @@ class Model(Protocol):
         function called before each decoding step that returns the schema to constrain the
         rest of the text with (the same object while nothing changes). The new schema must
         accept the text so far; the model replays it into the new grammar. The planner
-        narrows its grammar this way as each node closes."""
+        narrows its grammar this way as each node closes.
+
+        A model may also tell its limits: ``context_length`` (prompt plus reply tokens),
+        ``count_tokens(messages)`` and ``count_text(text)`` in its own tokenizer. The loop
+        then fits observations to a token cap and checks every prompt against the context
+        before the call."""
         ...
 
 

@@ -4,8 +4,9 @@ The planner sees each tool as one line (name, parameters with brief docs, the fi
 returns, a brief description) and the ref syntax (:func:`planner_system`), and no worked
 examples unless the caller passes some; its reply is decoded under :func:`~reasoner.planner.plan_schema`, so the prompt only has
 to steer *which* valid plan it writes. The joiner replies under :data:`JOIN_SCHEMA`.
-Observations (tool outputs) are shown as compact JSON, each cut to a bounded length so a
-large output cannot blow the context of a small model.
+Observations (tool outputs) are shown as compact JSON, a large one summarised by shape
+(keys, lengths, first items) to a bounded length (the loop picks the length so that all
+of them fit a token cap in the model's own tokenizer).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "join_messages",
     "plan_messages",
     "planner_system",
+    "summarize",
 ]
 
 Example = tuple[str, "Plan | str | Mapping[str, Any]"]
@@ -67,11 +69,45 @@ class Observation:
     error: str | None = None
 
     def line(self, limit: int = _OBSERVATION_CHARS) -> str:
-        call = f"[{self.node.id}] {self.node.tool}({_compact(self.node.to_dict()['args'])})"
-        result = f"error: {self.error}" if self.error is not None else _compact(self.output)
-        if len(result) > limit:
-            result = result[: limit - 3] + "..."
-        return f"{call} -> {result}"
+        """``[id] tool(args) -> output``, the output summarised by shape to about ``limit`` characters."""
+        call = f"[{self.node.id}] {self.node.tool}({summarize(self.node.to_dict()['args'], limit)})"
+        if self.error is not None:
+            error = f"error: {self.error}"
+            return f"{call} -> {error if len(error) <= limit else error[: limit - 3] + '...'}"
+        return f"{call} -> {summarize(self.output, limit)}"
+
+
+def summarize(value: Any, limit: int) -> str:
+    """``value`` as compact JSON when that fits in ``limit`` characters, else a summary of
+    its shape: an object's keys with their values summarised, a list's first items and how
+    many there are in all, a string's start and its length."""
+    text = _compact(value)
+    if len(text) <= limit:
+        return text
+    inner = max(limit // 4, 16)
+    if isinstance(value, Mapping):
+        parts, used = [], 2
+        for i, (key, item) in enumerate(value.items()):
+            piece = f"{_compact(str(key))}:{summarize(item, inner)}"
+            if used + len(piece) > limit - 16 and parts:
+                parts.append(f'"...":"{len(value) - i} more keys"')
+                break
+            parts.append(piece)
+            used += len(piece) + 1
+        return "{" + ",".join(parts) + "}"
+    if isinstance(value, (list, tuple)):
+        parts, used = [], 2
+        for i, item in enumerate(value):
+            piece = summarize(item, inner)
+            if used + len(piece) > limit - 24 and parts:
+                parts.append(f'"... {len(value) - i} more, {len(value)} items in all"')
+                break
+            parts.append(piece)
+            used += len(piece) + 1
+        return "[" + ",".join(parts) + "]"
+    if isinstance(value, str):
+        return _compact(value[: max(limit - 24, 8)])[:-1] + f'..." ({len(value)} chars)'
+    return text[: max(limit - 3, 1)] + "..."
 
 
 def _compact(value: Any) -> str:
@@ -164,6 +200,7 @@ def plan_messages(
     observations: Sequence[Observation] = (),
     replan_reason: str | None = None,
     first_id: int = 1,
+    observation_chars: int = _OBSERVATION_CHARS,
 ) -> list[Message]:
     """Messages asking the planner for a plan of calls to ``registry``'s tools.
 
@@ -175,7 +212,7 @@ def plan_messages(
         messages += [Message("user", f"Question: {question}"), Message("assistant", _plan_json(plan))]
     user = f"Question: {query}"
     if observations:
-        user += "\n\nResults so far:\n" + format_observations(observations)
+        user += "\n\nResults so far:\n" + format_observations(observations, observation_chars)
     if replan_reason:
         user += f"\n\nPlan again: {replan_reason}"
     if observations or replan_reason:
@@ -184,24 +221,29 @@ def plan_messages(
     return messages
 
 
-def format_observations(observations: Sequence[Observation]) -> str:
-    """One line per node: ``[id] tool(args) -> output``."""
-    return "\n".join(o.line() for o in observations)
+def format_observations(observations: Sequence[Observation], limit: int = _OBSERVATION_CHARS) -> str:
+    """One line per node: ``[id] tool(args) -> output``, each summarised to about ``limit`` characters."""
+    return "\n".join(o.line(limit) for o in observations)
 
 
-def join_messages(query: str, observations: Sequence[Observation]) -> list[Message]:
+def join_messages(query: str, observations: Sequence[Observation], *, observation_chars: int = _OBSERVATION_CHARS) -> list[Message]:
     """Messages asking the joiner whether the results answer the question (``JOIN_SCHEMA``)."""
     system = (
         "You check whether tool results are enough to answer a question. Reply "
         '{"action":"finish"} when they are, or {"action":"replan","reason":"..."} '
         "saying what is missing when a tool failed or a needed fact is absent."
     )
-    user = f"Question: {query}\n\nResults:\n{format_observations(observations) or '(none)'}"
+    user = f"Question: {query}\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
     return [Message("system", system), Message("user", user)]
 
 
 def answer_messages(
-    query: str, observations: Sequence[Observation], *, structured: bool = False, missing: str | None = None
+    query: str,
+    observations: Sequence[Observation],
+    *,
+    structured: bool = False,
+    missing: str | None = None,
+    observation_chars: int = _OBSERVATION_CHARS,
 ) -> list[Message]:
     """Messages asking the answerer for the final answer from the results (``missing``: why
     they are incomplete, for a partial answer)."""
@@ -211,7 +253,7 @@ def answer_messages(
     )
     if structured:
         system += " Reply with one JSON object in the requested format."
-    user = f"Question: {query}\n\nResults:\n{format_observations(observations) or '(none)'}"
+    user = f"Question: {query}\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
     if missing:
         user += f"\n\nThe results are incomplete ({missing}): answer what they can, and say what is missing."
     return [Message("system", system), Message("user", user)]

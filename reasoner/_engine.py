@@ -52,6 +52,10 @@ class Engine:
         max_string, max_array: the plan grammar's bound on a string argument's characters
             and an array argument's items, where the tool's schema states no
             ``maxLength`` / ``maxItems`` of its own (a tool's own bound always wins).
+        max_observation_tokens: the tool results shown to a model take at most about this
+            many tokens of its own tokenizer (large outputs summarised by shape: keys,
+            lengths, first items). Every prompt is also checked against the model's
+            context length; one that does not fit is a ModelError naming what to cut.
         call_timeout: seconds a model may take to produce its next piece of text (a call
             may take four times this in all) before it counts as failed.
         temperature, top_p, seed, grammar_backend: decoding options for every model call
@@ -92,6 +96,7 @@ class Engine:
         max_plan_tokens: int = 1024,
         max_string: int = 2048,
         max_array: int = 64,
+        max_observation_tokens: int = 1024,
         call_timeout: float = 120.0,
         temperature: float = 0.0,
         top_p: float = 1.0,
@@ -137,8 +142,9 @@ class Engine:
         )
         self._budget = budget if budget is not None else Budget()
         self._config = LoopConfig(
-            examples=tuple(examples), max_nodes=max_plan_nodes, max_string=max_string, max_array=max_array, max_tokens=max_plan_tokens
-        )
+            examples=tuple(examples), max_nodes=max_plan_nodes, max_string=max_string, max_array=max_array,
+            max_tokens=max_plan_tokens, max_observation_tokens=max_observation_tokens,
+        )  # fmt: skip
         if call_timeout <= 0:
             raise UsageError(f"Engine(call_timeout={call_timeout!r}) must be a number of seconds > 0")
         self._call_timeout = float(call_timeout)

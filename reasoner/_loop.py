@@ -45,6 +45,7 @@ from reasoner.planner._prompts import (
     Example,
     Observation,
     answer_messages,
+    format_observations,
     join_messages,
     plan_messages,
 )
@@ -111,9 +112,10 @@ class LoopConfig:
     max_string: int = 2048
     max_array: int = 64
     max_tokens: int = 1024
+    max_observation_tokens: int = 1024
 
     def __post_init__(self) -> None:
-        for name in ("max_nodes", "max_string", "max_array", "max_tokens"):
+        for name in ("max_nodes", "max_string", "max_array", "max_tokens", "max_observation_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UsageError(f"Engine({_SETTING[name]}={value!r}) must be an integer >= 1")
@@ -164,7 +166,24 @@ class _Grammars:
         return self._built[key]
 
 
-_SETTING = {"max_nodes": "max_plan_nodes", "max_string": "max_string", "max_array": "max_array", "max_tokens": "max_plan_tokens"}
+_SETTING = {
+    "max_nodes": "max_plan_nodes", "max_string": "max_string", "max_array": "max_array",
+    "max_tokens": "max_plan_tokens", "max_observation_tokens": "max_observation_tokens",
+}  # fmt: skip
+_OBSERVATION_CHARS = 600
+
+
+def _observation_chars(observations: Sequence[Observation], model: Model, cap: int) -> int:
+    """Characters per observation such that all of them fit ``cap`` tokens of ``model``'s
+    tokenizer (a model that cannot count: about 4 characters a token)."""
+    if not observations:
+        return _OBSERVATION_CHARS
+    count = getattr(model, "count_text", None)
+    measure: Any = count if callable(count) else (lambda text: len(text) // 4 + 1)
+    chars = _OBSERVATION_CHARS
+    while chars > 40 and measure(format_observations(observations, chars)) > cap:
+        chars = chars * 2 // 3
+    return chars
 
 
 def _observations(result: ExecutionResult | None) -> list[Observation]:
@@ -241,11 +260,13 @@ async def _plan_and_execute(
     plans: list[Plan],
 ) -> ExecutionResult:
     known = {n.id: n for n in previous.plan.nodes} if previous else {}
-    messages = plan_messages(
-        query, registry, examples=config.examples, observations=_observations(previous), replan_reason=reason, first_id=max(known, default=0) + 1
-    )
+    observations = _observations(previous)
 
     async def attempt(model: Model) -> ExecutionResult:
+        messages = plan_messages(
+            query, registry, examples=config.examples, observations=observations, replan_reason=reason,
+            first_id=max(known, default=0) + 1, observation_chars=_observation_chars(observations, model, config.max_observation_tokens),
+        )  # fmt: skip
         parser = PlanStreamParser(registry, previous=known)
         calls = CallIndex()
         for node in known.values():
@@ -257,10 +278,11 @@ async def _plan_and_execute(
     return await session.with_fallback("planner", attempt)
 
 
-async def _join(session: Session, query: str, result: ExecutionResult) -> tuple[str, str]:
-    messages = join_messages(query, _observations(result))
+async def _join(session: Session, query: str, result: ExecutionResult, config: LoopConfig) -> tuple[str, str]:
+    observations = _observations(result)
 
     async def attempt(model: Model) -> dict[str, Any]:
+        messages = join_messages(query, observations, observation_chars=_observation_chars(observations, model, config.max_observation_tokens))
         text = await session.text("joiner", model, messages, schema=JOIN_SCHEMA, max_tokens=_JOIN_TOKENS)
         decision: dict[str, Any] = json.loads(text)
         return decision
@@ -337,12 +359,16 @@ async def _answer(
     query: str,
     result: ExecutionResult | None,
     answer_format: tuple[TypeAdapter[Any], dict[str, Any]] | None,
+    config: LoopConfig,
     missing: str | None = None,
 ) -> Any:
     observations = _observations(result)
     adapter, schema = answer_format if answer_format is not None else (None, None)
-    messages = answer_messages(query, observations, structured=schema is not None, missing=missing)
     stopped: list[str] = []
+
+    def messages_for(model: Model) -> list[Any]:
+        chars = _observation_chars(observations, model, config.max_observation_tokens)
+        return answer_messages(query, observations, structured=schema is not None, missing=missing, observation_chars=chars)
 
     def on_text(piece: str) -> None:
         session.rec.emit("answer.delta", text=piece)
@@ -350,7 +376,7 @@ async def _answer(
     async def free_text(model: Model) -> str:
         # a small model may loop ("23 times 23 is 529. 23 times 23 is 529. ..."): stop it there
         text = ""
-        async with aclosing(session.deltas("answerer", model, messages, schema=None, max_tokens=_ANSWER_TOKENS)) as pieces:
+        async with aclosing(session.deltas("answerer", model, messages_for(model), schema=None, max_tokens=_ANSWER_TOKENS)) as pieces:
             async for piece in pieces:
                 text += piece
                 cut = repetition_cut(text)
@@ -363,7 +389,7 @@ async def _answer(
     async def attempt(model: Model) -> Any:
         if schema is None or adapter is None:
             return await free_text(model)
-        text = await session.text("answerer", model, messages, schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
+        text = await session.text("answerer", model, messages_for(model), schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
         try:
             return adapter.validate_json(text)
         except ValidationError as exc:
@@ -445,7 +471,7 @@ async def run(
                             partial = f"asked to plan again ({reason}), the planner only repeated calls already made"
                             rec.emit("join.decision", action="finish", reason=partial, by="loop")
                             break
-                        action, reason = await _join(session, query, result)
+                        action, reason = await _join(session, query, result, config)
                     if action == "finish":
                         break
                     if rec.iteration + 1 >= budget.iterations:
@@ -460,7 +486,7 @@ async def run(
         if spent is not None and (result is None or not result.outputs):
             raise spent
         with anyio.move_on_after(min(30.0, budget.seconds) if spent is not None else max(scope.deadline - anyio.current_time(), 0.0)) as answering:
-            answer = await _answer(session, query, result, answer_format, partial)
+            answer = await _answer(session, query, result, answer_format, config, partial)
         if answering.cancelled_caught:
             raise BudgetExceeded("seconds", budget.seconds)
     except Exception as exc:

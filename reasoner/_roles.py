@@ -64,6 +64,36 @@ class ModelUsage:
         )
 
 
+_WHAT_TO_CUT: dict[str, str] = {
+    "planner": "register fewer tools (or lower Engine(retrieval_threshold=...) so the planner sees only the top few), "
+    "shorten the question, or lower Engine(max_observation_tokens=...)",
+    "joiner": "lower Engine(max_observation_tokens=...) or shorten the question",
+    "answerer": "lower Engine(max_observation_tokens=...) or shorten the question",
+}
+_MIN_REPLY = 64
+
+
+def check_context(role: Role, model: Model, messages: Sequence[Message], max_tokens: int) -> int:
+    """The reply tokens to ask for: ``max_tokens``, lowered to what the model's context has
+    left after the prompt. Raises ModelError naming what to cut when the prompt leaves less
+    than a short reply (``min(64, max_tokens)``). Models that do not tell their context
+    length are not checked."""
+    limit = getattr(model, "context_length", None)
+    count = getattr(model, "count_tokens", None)
+    if not isinstance(limit, int) or not callable(count):
+        return max_tokens
+    prompt = int(count(messages))
+    left = limit - prompt
+    if left >= max_tokens:
+        return max_tokens
+    if left >= min(_MIN_REPLY, max_tokens):
+        return left
+    raise ModelError(
+        f"the {role} prompt is {prompt} tokens for model {model.name!r}, which leaves {max(left, 0)} of its "
+        f"{limit}-token context for the reply (at least {min(_MIN_REPLY, max_tokens)} needed): {_WHAT_TO_CUT[role]}"
+    )
+
+
 class RoleModels:
     """Resolves role specs to models: catalog names are loaded once (off the event loop)."""
 
@@ -156,6 +186,7 @@ class Session:
         ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
         another task's iterator (the executor does, for the planner)."""
+        max_tokens = check_context(role, model, messages, max_tokens)
         options = self.options_for(max_tokens, close_within)
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
