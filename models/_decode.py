@@ -11,7 +11,8 @@ first sample) into a KV cache, then repeat :meth:`Generation.step`:
 
 until EOS, a terminated grammar, or ``max_tokens``. With ``options.close_within``, the last
 steps before ``max_tokens`` keep only tokens that close strings, arrays and objects when
-the grammar allows one, so a grammar-constrained instance ends in time where it can. Stop strings and detokenization
+the grammar allows one, so a grammar-constrained instance ends in time where it can; with
+``options.close_on_repeat`` they do so from the moment the tokens start to loop. Stop strings and detokenization
 work on text, on the async side (:class:`StopMatcher`, :class:`IncrementalDetokenizer`).
 
 The forward pass is behind :class:`Runner` so a static-cache, CUDA-graph runner can
@@ -120,6 +121,7 @@ class Generation:
     _pending: list[int] = field(default_factory=list, init=False)
     _bitmask: torch.Tensor | None = field(default=None, init=False)
     _done: bool = field(default=False, init=False)
+    _closing: bool = field(default=False, init=False)  # sticky: the text looped, close it
 
     def start(self) -> StepResult:
         self._cache = self.runner.new_cache()
@@ -171,8 +173,12 @@ class Generation:
 
     def _steer_to_close(self, logits: torch.Tensor) -> torch.Tensor:
         # near max_tokens, keep only the closing tokens the grammar allows (if it allows any)
+        if self.closer_ids is None:
+            return logits
+        if self.options.close_on_repeat and not self._closing:
+            self._closing = _loops(self.completion_ids)
         left = self.options.max_tokens - len(self.completion_ids)
-        if self.closer_ids is None or not self.options.close_within or left > self.options.close_within:
+        if not self._closing and (not self.options.close_within or left > self.options.close_within):
             return logits
         closers = logits[:, self.closer_ids]  # [1, C]
         if not bool(torch.isfinite(closers).any()):
@@ -200,6 +206,24 @@ class Generation:
             reason = "length"
         self._done = reason is not None
         return reason
+
+
+_LOOP_PERIOD = 16
+_LOOP_SPAN = 16
+
+
+def _loops(ids: Sequence[int]) -> bool:
+    """Whether ``ids`` end in a run of at most 16 tokens repeated over at least 16 tokens
+    (and at least 3 times)."""
+    n = len(ids)
+    for period in range(1, _LOOP_PERIOD + 1):
+        span = max(_LOOP_SPAN, 3 * period)
+        if span > n:
+            break
+        tail = ids[n - span :]
+        if all(tail[i] == tail[i - period] for i in range(period, span)):
+            return True
+    return False
 
 
 class IncrementalDetokenizer:

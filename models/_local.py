@@ -204,7 +204,7 @@ class TransformersModel:
             grammar_vocab_size=0 if grammar is None else grammar.vocab_size,
             vocab_limit=len(self.tokenizer),
             generator=generator,
-            closer_ids=self._closer_ids() if grammar is not None and opts.close_within else None,
+            closer_ids=self._closer_ids() if grammar is not None and (opts.close_within or opts.close_on_repeat) else None,
         )
         detok = IncrementalDetokenizer(self.tokenizer)
         stops = StopMatcher(opts.stop)

@@ -82,6 +82,9 @@ class GenerateOptions:
             the local decoder takes only tokens that close what is open (``"``, ``]``,
             ``}``, EOS) wherever the grammar allows one, so the instance can end within
             ``max_tokens``; 0 (the default) never steers. Remote backends ignore it.
+        close_on_repeat: with a schema, once the last tokens loop (a run of up to 16
+            tokens repeated over at least 16 tokens, e.g. ``1.1.1.1...`` inside a string),
+            the local decoder steers to close for the rest of the generation, as above.
     """
 
     max_tokens: int = 512
@@ -91,6 +94,7 @@ class GenerateOptions:
     seed: int | None = None
     grammar_backend: str = "llguidance"
     close_within: int = 0
+    close_on_repeat: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):

@@ -140,12 +140,14 @@ class Session:
         self.tokens = 0
 
     def options_for(self, max_tokens: int, close_within: int = 0) -> GenerateOptions:
+        """Decoding options for one call; ``close_within`` (the planner's) also closes loops."""
         left = self.budget.tokens - self.tokens
         if left <= 0:
             raise BudgetExceeded("tokens", self.budget.tokens)
         return GenerateOptions(
             max_tokens=max(1, min(max_tokens, left)),
             close_within=close_within,
+            close_on_repeat=close_within > 0,
             temperature=self.options.temperature,
             top_p=self.options.top_p,
             seed=self.options.seed,

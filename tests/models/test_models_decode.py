@@ -240,3 +240,58 @@ async def test_refine_swaps_the_grammar_between_steps_and_replays_the_text(tiny_
     narrow = "".join([d.text async for d in tiny_model.stream(HELLO, schema=WIDE, options=options, refine=refine)])
     jsonschema.validate(json.loads(narrow), NARROW)
     assert asked
+
+
+def test_a_loop_of_tokens_is_detected_and_varied_text_is_not() -> None:
+    from reasoner.models._decode import _loops
+
+    assert _loops([5, 7, 1, 2] + [1, 2] * 8)  # "1.1.1.1..." as tokens
+    assert _loops([9] * 16)
+    assert not _loops([9] * 15)
+    assert not _loops(list(range(40)))
+    assert not _loops([1, 2, 3, 4, 5, 6] * 2)  # two copies of a long run are not a loop
+
+
+class LoopingRunner:
+    """A runner whose model always prefers the token after the last one in a fixed cycle."""
+
+    def __init__(self, cycle: list[int], vocab: int) -> None:
+        self.cycle, self.vocab, self.last = cycle, vocab, -1
+
+    def new_cache(self) -> Any:
+        return None
+
+    def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
+        logits = torch.zeros(1, self.vocab)
+        self.last = (self.last + 1) % len(self.cycle)
+        logits[0, self.cycle[self.last]] = 10.0
+        return logits
+
+
+@pytest.mark.parametrize("close_on_repeat", [False, True])
+def test_close_on_repeat_steers_a_looping_string_to_close(smol_tokenizer: Any, close_on_repeat: bool) -> None:
+    from reasoner.grammars import closing_token_ids, compile_json_schema
+    from reasoner.models._decode import Generation
+
+    grammar = compile_json_schema(NOTES, smol_tokenizer)
+    one, dot = (smol_tokenizer.convert_tokens_to_ids(t) for t in ("1", "."))
+    vocab = len(smol_tokenizer)
+    gen = Generation(
+        runner=LoopingRunner([one, dot], vocab),
+        prompt_ids=[1, 2, 3],
+        options=GenerateOptions(max_tokens=120, close_on_repeat=close_on_repeat),
+        eos_ids=frozenset({smol_tokenizer.eos_token_id}),
+        matcher=grammar.matcher(),
+        grammar_vocab_size=grammar.vocab_size,
+        vocab_limit=vocab,
+        closer_ids=torch.tensor(closing_token_ids(smol_tokenizer, vocab) + [smol_tokenizer.eos_token_id]),
+    )
+    step = gen.start()
+    while step.finish_reason is None:
+        step = gen.step()
+    text = smol_tokenizer.decode(gen.completion_ids)
+    if close_on_repeat:  # "1.1.1.1.1.1.1.1" then closed: the string, the array, the object
+        assert step.finish_reason == "grammar" and len(gen.completion_ids) < 40
+        jsonschema.validate(json.loads(text), NOTES)
+    else:  # the loop runs to the string's bound, then the cap
+        assert step.finish_reason == "length" and "1.1.1.1.1.1.1.1.1.1" in text
