@@ -117,6 +117,8 @@ class PlainView:
             self._line(f"question: {state.query}")
             if state.roles:
                 self._line("models:   " + ", ".join(f"{role} {'/'.join(names)}" for role, names in state.roles.items()))
+        elif kind == "retrieval.selected":
+            self._line(f"tools     {len(d.get('tools') or [])} of {d.get('of')} by retrieval: {', '.join(d.get('tools') or [])}")
         elif kind == "plan.node":
             node_id = int((d.get("node") or {}).get("id", nid or 0))
             planned = state.nodes[node_id]

@@ -21,6 +21,7 @@ from reasoner.events import Event, Recorder
 from reasoner.models import GenerateOptions, Model
 from reasoner.planner import Node, Plan
 from reasoner.planner._prompts import Example
+from reasoner.planner._retrieval import Retrieved, ToolRetriever
 from reasoner.tools import ToolRegistry
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ class Engine:
             many tokens of its own tokenizer (large outputs summarised by shape: keys,
             lengths, first items). Every prompt is also checked against the model's
             context length; one that does not fit is a ModelError naming what to cut.
+        retrieval_threshold, retrieval_k: with more than ``retrieval_threshold`` tools, the
+            planner sees (and its grammar allows) only the ``retrieval_k`` tools that BM25
+            ranks best for the question over names, descriptions and parameter docs
+            (event ``retrieval.selected``; ``explain()`` shows them).
         call_timeout: seconds a model may take to produce its next piece of text (a call
             may take four times this in all) before it counts as failed.
         temperature, top_p, seed, grammar_backend: decoding options for every model call
@@ -97,6 +102,8 @@ class Engine:
         max_string: int = 2048,
         max_array: int = 64,
         max_observation_tokens: int = 1024,
+        retrieval_threshold: int = 12,
+        retrieval_k: int = 8,
         call_timeout: float = 120.0,
         temperature: float = 0.0,
         top_p: float = 1.0,
@@ -148,6 +155,11 @@ class Engine:
         if call_timeout <= 0:
             raise UsageError(f"Engine(call_timeout={call_timeout!r}) must be a number of seconds > 0")
         self._call_timeout = float(call_timeout)
+        for name, value in (("retrieval_threshold", retrieval_threshold), ("retrieval_k", retrieval_k)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"Engine({name}={value!r}) must be an integer >= 1")
+        self._retrieval = (retrieval_threshold, retrieval_k)
+        self._retrievers: dict[tuple[str, ...], ToolRetriever] = {}
         self._options = GenerateOptions(temperature=temperature, top_p=top_p, seed=seed, grammar_backend=grammar_backend)
 
     def role_models(self, role: str) -> list[str]:
@@ -196,11 +208,27 @@ class Engine:
         """
         return await self._run(query, output, budget, tools, Recorder())
 
+    def _retrieve(self, query: str, registry: ToolRegistry) -> Retrieved | None:
+        """The tools retrieval picks for ``query``, or None below the threshold."""
+        threshold, k = self._retrieval
+        if len(registry) <= threshold:
+            return None
+        key = tuple(registry.names())
+        retriever = self._retrievers.get(key)
+        if retriever is None:
+            if len(self._retrievers) >= 16:  # per-run tool subsets: keep the index cache small
+                self._retrievers.clear()
+            retriever = self._retrievers[key] = ToolRetriever(registry)
+        return retriever.select(query, k)
+
     async def _run(self, query: str, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
         if not isinstance(query, str) or not query.strip():
             raise UsageError("reason() needs a non-empty question string")
         registry = self._subset(tools)
-        return await run(self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry)
+        retrieved = self._retrieve(query, registry if registry is not None else self.tools)
+        return await run(
+            self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry, retrieved=retrieved
+        )
 
     async def stream(
         self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
@@ -286,8 +314,9 @@ class Engine:
         (``{"nodes": [...]}``) is a plan; plan JSON text goes in ``plan=``.
 
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
-        dependencies, timeout, retries, cache, concurrency limit, approval) and ``levels``;
-        ``str()`` of it is a table.
+        dependencies, timeout, retries, cache, concurrency limit, approval), ``levels`` and,
+        for a question above the retrieval threshold, ``retrieved`` (the tools the planner
+        was shown); ``str()`` of it is a table.
 
         Raises:
             PlanError: the plan is malformed or does not fit the tools.
@@ -298,16 +327,19 @@ class Engine:
         if (question is None) == (plan is None):
             raise UsageError("explain() takes a question (a string) or plan=... (a Plan, a mapping or plan JSON), not both or neither")
         target: Plan | str | Mapping[str, Any]
+        retrieved: Retrieved | None = None
         if isinstance(question, str):
             if not question.strip():
                 raise UsageError("explain() needs a non-empty question string")
             if not len(self._runtime.registry):
                 raise UsageError("explain(question) needs tools to plan with; register tools first")
-            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config)
+            retrieved = self._retrieve(question, self.tools)
+            registry = None if retrieved is None else ToolRegistry.of([self.tools[name] for name in retrieved.tools])
+            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config, registry=registry)
         elif isinstance(question, (Plan, Mapping)):
             target = question
         elif question is not None:
             raise UsageError(f"explain() takes a question string, a Plan or a mapping; got {type(question).__name__}")
         elif plan is not None:
             target = plan
-        return explain_plan(load_plan(target, self._runtime), self._runtime)
+        return explain_plan(load_plan(target, self._runtime), self._runtime, retrieved=retrieved)

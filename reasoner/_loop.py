@@ -39,6 +39,8 @@ from reasoner.events import Event
 from reasoner.models import Model
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
 from reasoner.planner._calls import CallIndex
+from reasoner.planner._retrieval import Retrieved
+from reasoner.tools import ToolRegistry
 from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 from reasoner.planner._prompts import (
     JOIN_SCHEMA,
@@ -52,7 +54,6 @@ from reasoner.planner._prompts import (
 
 if TYPE_CHECKING:
     from reasoner._runtime import Runtime
-    from reasoner.tools import ToolRegistry
 
 __all__ = ["RunResult", "plan_only", "run"]
 
@@ -435,11 +436,19 @@ def _from_trace(events: Sequence[Event], result: ExecutionResult | None) -> Exec
 
 
 async def run(
-    session: Session, runtime: Runtime, query: str, *, output: Any = None, config: LoopConfig, registry: ToolRegistry | None = None
+    session: Session,
+    runtime: Runtime,
+    query: str,
+    *,
+    output: Any = None,
+    config: LoopConfig,
+    registry: ToolRegistry | None = None,
+    retrieved: Retrieved | None = None,
 ) -> RunResult:
     """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``.
 
-    ``registry`` (default: the runtime's) is the set of tools the planner may use this run.
+    ``registry`` (default: the runtime's) is the set of tools the planner may use this run;
+    ``retrieved`` narrows it to the tools retrieval chose (``retrieval.selected``).
 
     When the iteration or time budget ends (or the planner only repeats calls already made)
     while there are results, the run answers from them and ``RunResult.partial`` says what
@@ -450,6 +459,9 @@ async def run(
     answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
     rec = session.rec
     rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
+    if retrieved is not None:  # the planner sees, and its grammar allows, only these
+        rec.emit("retrieval.selected", **retrieved.to_dict())
+        registry = ToolRegistry.of([registry[name] for name in retrieved.tools])
     plans: list[Plan] = []
     result: ExecutionResult | None = None
     partial: str | None = None
@@ -507,17 +519,18 @@ async def run(
     )
 
 
-async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig) -> Plan:
+async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig, registry: ToolRegistry | None = None) -> Plan:
     """Ask the planner for a plan without running any tool (``Engine.explain(question)``).
 
     As in a run, a plan cut off (token cap, a bad node, a failing model) keeps its complete
     nodes, and repeated calls end it."""
-    messages = plan_messages(query, runtime.registry, examples=config.examples)
+    registry = registry if registry is not None else runtime.registry
+    messages = plan_messages(query, registry, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:
         plans: list[Plan] = []
-        parser = PlanStreamParser(runtime.registry)
-        grammars = _Grammars(config, runtime.registry, {}, model)
+        parser = PlanStreamParser(registry)
+        grammars = _Grammars(config, registry, {}, model)
         async with aclosing(_plan_stream(session, model, messages, grammars, parser, plans, config, CallIndex())) as nodes:
             async for _ in nodes:
                 pass
