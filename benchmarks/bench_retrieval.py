@@ -160,9 +160,8 @@ def compile_ms(tokenizer: Any, reg: ToolRegistry) -> float:
 
 
 def main() -> None:
-    from transformers import AutoTokenizer
-
     from reasoner.models import ensure_smollm2
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(ensure_smollm2(), local_files_only=True)
     compile_json_schema({"type": "string", "maxLength": 4}, tokenizer)  # build the tokenizer adapter once

@@ -85,8 +85,9 @@ def summarize(value: Any, limit: int) -> str:
     if len(text) <= limit:
         return text
     inner = max(limit // 4, 16)
+    parts: list[str] = []
+    used = 2
     if isinstance(value, Mapping):
-        parts, used = [], 2
         for i, (key, item) in enumerate(value.items()):
             piece = f"{_compact(str(key))}:{summarize(item, inner)}"
             if used + len(piece) > limit - 16 and parts:
@@ -96,7 +97,6 @@ def summarize(value: Any, limit: int) -> str:
             used += len(piece) + 1
         return "{" + ",".join(parts) + "}"
     if isinstance(value, (list, tuple)):
-        parts, used = [], 2
         for i, item in enumerate(value):
             piece = summarize(item, inner)
             if used + len(piece) > limit - 24 and parts:

@@ -23,7 +23,7 @@ tokens and seconds. With no tools registered, the loop skips planning and answer
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,9 +39,6 @@ from reasoner.events import Event
 from reasoner.models import Model
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
 from reasoner.planner._calls import CallIndex
-from reasoner.planner._retrieval import Retrieved
-from reasoner.tools import ToolRegistry
-from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 from reasoner.planner._prompts import (
     JOIN_SCHEMA,
     Example,
@@ -51,6 +48,9 @@ from reasoner.planner._prompts import (
     join_messages,
     plan_messages,
 )
+from reasoner.planner._retrieval import Retrieved
+from reasoner.tools import ToolRegistry
+from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 
 if TYPE_CHECKING:
     from reasoner._runtime import Runtime
@@ -211,7 +211,7 @@ async def _plan_stream(
     plans: list[Plan],
     config: LoopConfig,
     calls: CallIndex,
-) -> AsyncIterator[Node]:
+) -> AsyncGenerator[Node, None]:
     """The planner's nodes as they close. The plan ends early, keeping the nodes so far, when
     the planner repeats calls (``_REPEATS`` in a row), runs out of tokens mid-node, writes a
     bad node or fails after its first node: nodes already dispatched are never lost and never
@@ -246,7 +246,7 @@ async def _plan_stream(
         stopped = f"{type(exc).__name__}: {exc}"
         plan = Plan(parser.nodes)
     plans.append(plan)
-    extra = {} if stopped is None else {"stopped": stopped}
+    extra: dict[str, Any] = {} if stopped is None else {"stopped": stopped}
     session.rec.emit("plan.completed", nodes=len(plan.nodes), plan=plan.to_dict(), model=model.name, **extra)
 
 
@@ -506,7 +506,8 @@ async def run(
         raise
     usage = {name: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "seconds": round(u.seconds, 3)} for name, u in session.usage.items()}
     shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
-    rec.emit("run.completed", answer=shown, usage=usage, **({"partial": partial} if partial else {}))
+    ending: dict[str, Any] = {"partial": partial} if partial else {}
+    rec.emit("run.completed", answer=shown, usage=usage, **ending)
     return RunResult(
         query=query,
         answer=answer,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -12,7 +12,14 @@ import anyio
 
 from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Recorder
-from reasoner.models import Delta, GenerateOptions, Message, Model, Usage, validate_output
+from reasoner.models import (
+    Delta,
+    GenerateOptions,
+    Message,
+    Model,
+    Usage,
+    validate_output,
+)
 
 __all__ = ["Budget", "ModelUsage", "Role", "RoleModels", "RoleSpec", "Session"]
 
@@ -183,7 +190,7 @@ class Session:
         max_tokens: int,
         close_within: int = 0,
         refine: Callable[[], dict[str, Any]] | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Stream one model call's text. The call must produce its next piece within
         ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
@@ -195,7 +202,7 @@ class Session:
         usage: Usage | None = None
         pieces = 0
         try:
-            stream_of = model.stream(messages, schema=schema, options=options, refine=refine) if refine is not None else model.stream(messages, schema=schema, options=options)  # type: ignore[call-arg]
+            stream_of = model.stream(messages, schema=schema, options=options, refine=refine) if refine is not None else model.stream(messages, schema=schema, options=options)
             async with aclosing(stream_of) as stream:
                 iterator = stream.__aiter__()
                 while True:

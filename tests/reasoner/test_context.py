@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from reasoner.models import Message, ScriptedModel
+from reasoner.planner._prompts import summarize
 
 from reasoner import Engine, tool
 from reasoner.errors import ModelError
-from reasoner.models import Message, ScriptedModel
-from reasoner.planner._prompts import summarize
 
 FINISH = '{"action":"finish"}'
 PLAN = '{"nodes":[{"id":1,"tool":"dump","args":{"n":5000}}]}'

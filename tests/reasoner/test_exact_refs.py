@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import jsonschema
+from reasoner.models import Delta, GenerateOptions, Message, ScriptedModel, Usage
+from reasoner.tools import ToolRegistry
+from reasoner.tools.demo import demo_tools
 
 from reasoner import Engine
 from reasoner._loop import LoopConfig
 from reasoner.errors import ModelError
-from reasoner.models import Delta, GenerateOptions, Message, ScriptedModel, Usage
-from reasoner.tools import ToolRegistry
-from reasoner.tools.demo import demo_tools
 
 FINISH = '{"action":"finish"}'
 

@@ -7,10 +7,10 @@ import json
 
 import anyio
 import pytest
+from reasoner.models import ScriptedModel
 
 from reasoner import Budget, Engine, tool
 from reasoner._loop import repetition_cut
-from reasoner.models import ScriptedModel
 
 FINISH = '{"action":"finish"}'
 SENT: list[str] = []

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 import pytest
 from pydantic import Field
+from reasoner.models import ScriptedModel
+from reasoner.tools import tool
 
 from reasoner import Engine
 from reasoner.errors import UsageError
-from reasoner.models import ScriptedModel
-from reasoner.tools import tool
 
 sent: list[dict[str, Any]] = []
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from reasoner import Engine
 from reasoner.models import ScriptedModel
 from reasoner.tools import ToolSpec
 from reasoner.tools.demo import demo_tools
+
+from reasoner import Engine
 
 FINISH = '{"action":"finish"}'
 PLAN = '{"nodes":[{"id":1,"tool":"stock_price","args":{"ticker":"MSFT"}}]}'
