@@ -79,35 +79,44 @@ class Observation:
 
 def summarize(value: Any, limit: int) -> str:
     """``value`` as compact JSON when that fits in ``limit`` characters, else a summary of
-    its shape: an object's keys with their values summarised, a list's first items and how
-    many there are in all, a string's start and its length."""
+    its shape in about that many: an object's keys with their values summarised, a list's
+    first items and how many there are in all, a string's start and its length. The budget
+    is shared out so that small values stay whole and large ones share the rest."""
     text = _compact(value)
     if len(text) <= limit:
         return text
-    inner = max(limit // 4, 16)
-    parts: list[str] = []
-    used = 2
     if isinstance(value, Mapping):
-        for i, (key, item) in enumerate(value.items()):
-            piece = f"{_compact(str(key))}:{summarize(item, inner)}"
-            if used + len(piece) > limit - 16 and parts:
-                parts.append(f'"...":"{len(value) - i} more keys"')
-                break
-            parts.append(piece)
-            used += len(piece) + 1
-        return "{" + ",".join(parts) + "}"
+        names = [_compact(str(key)) + ":" for key in value]
+        values = list(value.values())
+        shares = _shares([len(_compact(v)) for v in values], limit - 2 - sum(len(n) + 1 for n in names))
+        return "{" + ",".join(n + summarize(v, share) for n, v, share in zip(names, values, shares)) + "}"
     if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            piece = summarize(item, inner)
-            if used + len(piece) > limit - 24 and parts:
-                parts.append(f'"... {len(value) - i} more, {len(value)} items in all"')
+        count, used = 0, 0
+        for item in value:  # as many whole items as fit, and at least the first three
+            used += len(_compact(item)) + 1
+            if used > limit - 32 and count >= 3:
                 break
-            parts.append(piece)
-            used += len(piece) + 1
-        return "[" + ",".join(parts) + "]"
+            count += 1
+        shown = list(value[:count])
+        tail = [f'"... {len(value)} items in all"'] if len(value) > len(shown) else []
+        budget = limit - 2 - sum(len(t) + 1 for t in tail) - len(shown)
+        shares = _shares([len(_compact(v)) for v in shown], budget)
+        return "[" + ",".join([*(summarize(v, share) for v, share in zip(shown, shares)), *tail]) + "]"
     if isinstance(value, str):
-        return _compact(value[: max(limit - 24, 8)])[:-1] + f'..." ({len(value)} chars)'
+        return _compact(value[: max(limit - 16, 4)])[:-1] + f'..." ({len(value)} chars)'
     return text[: max(limit - 3, 1)] + "..."
+
+
+def _shares(sizes: list[int], budget: int) -> list[int]:
+    # water-filling: the smallest values get what they need while that is under a fair share
+    shares = [0] * len(sizes)
+    left = budget
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    for rank, i in enumerate(order):
+        fair = left // (len(sizes) - rank)
+        shares[i] = min(sizes[i], max(fair, 12))
+        left -= shares[i]
+    return shares
 
 
 def _compact(value: Any) -> str:

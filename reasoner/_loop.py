@@ -171,7 +171,7 @@ _SETTING = {
     "max_nodes": "max_plan_nodes", "max_string": "max_string", "max_array": "max_array",
     "max_tokens": "max_plan_tokens", "max_observation_tokens": "max_observation_tokens",
 }  # fmt: skip
-_OBSERVATION_CHARS = 600
+_OBSERVATION_CHARS = 4000  # at most, per observation
 
 
 def _observation_chars(observations: Sequence[Observation], model: Model, cap: int) -> int:
@@ -181,7 +181,7 @@ def _observation_chars(observations: Sequence[Observation], model: Model, cap: i
         return _OBSERVATION_CHARS
     count = getattr(model, "count_text", None)
     measure: Any = count if callable(count) else (lambda text: len(text) // 4 + 1)
-    chars = _OBSERVATION_CHARS
+    chars = min(_OBSERVATION_CHARS, 4 * cap // len(observations))  # about 4 characters a token to start
     while chars > 40 and measure(format_observations(observations, chars)) > cap:
         chars = chars * 2 // 3
     return chars

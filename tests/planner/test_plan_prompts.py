@@ -61,3 +61,13 @@ def test_brief_keeps_the_first_sentence_and_never_cuts_inside_a_quote() -> None:
     assert brief('A few keywords, e.g. "largest cloud providers".', 30) == "A few keywords"
     assert brief("Version 1.5 of the thing", 60) == "Version 1.5 of the thing"
     assert len(brief("word " * 40, 32)) <= 32
+
+
+def test_summaries_keep_small_values_whole_and_share_the_rest() -> None:
+    from reasoner.planner._prompts import summarize
+
+    hits = {"query": "q", "results": [{"title": "Amazon Web Services", "snippet": "x" * 400, "score": 9.4}] * 3, "tickers": ["AMZN"]}
+    text = summarize(hits, 400)
+    assert text.count('"title":"Amazon Web Services"') == 3 and '"tickers":["AMZN"]' in text
+    assert "(400 chars)" in text and len(text) < 480
+    assert summarize(list(range(1000)), 120).endswith(',"... 1000 items in all"]')
