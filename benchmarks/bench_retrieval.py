@@ -16,7 +16,8 @@ drawn from 40 topics x 25 actions. For each size:
   tokenizer, every tool vs the top k;
 - compile ms: the strict plan grammar (``plan_schema``, llguidance, SmolLM2 tokenizer,
   16 nodes) from schema to the first mask, every tool vs the top k; median of 3, the
-  compiled-grammar cache cleared before each;
+  compiled-grammar cache cleared before each ("refused": llguidance rejects the grammar
+  of every tool as too large);
 - retrieval ms: building the BM25 index once, and one query.
 """
 
@@ -145,7 +146,9 @@ def prompt_tokens(tokenizer: Any, reg: ToolRegistry, question: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def compile_ms(tokenizer: Any, reg: ToolRegistry) -> float:
+def compile_ms(tokenizer: Any, reg: ToolRegistry) -> float | None:
+    """Median ms from schema to first mask; None when llguidance refuses the grammar."""
+    from reasoner.errors import GrammarError
     from reasoner.kernels import allocate_token_bitmask
 
     times = []
@@ -153,7 +156,10 @@ def compile_ms(tokenizer: Any, reg: ToolRegistry) -> float:
         clear_caches(adapters=False)
         start = time.perf_counter()
         schema = plan_schema(reg, max_nodes=16, max_string=2048, max_array=64, strict=True, unknown_tool_paths="union")
-        grammar = compile_json_schema(schema, tokenizer)
+        try:
+            grammar = compile_json_schema(schema, tokenizer)
+        except GrammarError:  # "schema too large": the whole registry cannot be a grammar at all
+            return None
         grammar.matcher().fill_bitmask(allocate_token_bitmask(grammar.vocab_size))
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
@@ -185,7 +191,9 @@ def main() -> None:
         recalls = [f"{recall(retriever, TUNING, k):.3f} / {recall(retriever, evals, k):.3f}" for k in KS]
         p_all, p_top = prompt_tokens(tokenizer, reg, question), prompt_tokens(tokenizer, top, question)
         c_all, c_top = compile_ms(tokenizer, reg), compile_ms(tokenizer, top)
-        rows.append([str(size), *recalls, str(p_all), str(p_top), f"{p_all / p_top:.1f}x", f"{c_all:.0f}", f"{c_top:.0f}", f"{c_all / c_top:.1f}x", f"{index_ms:.1f}", f"{query_ms:.2f}"])
+        shown_all = "refused" if c_all is None else f"{c_all:.0f}"
+        ratio = "-" if c_all is None or c_top is None else f"{c_all / c_top:.1f}x"
+        rows.append([str(size), *recalls, str(p_all), str(p_top), f"{p_all / p_top:.1f}x", shown_all, f"{c_top or 0:.0f}", ratio, f"{index_ms:.1f}", f"{query_ms:.2f}"])
         print(f"  {size} tools done", file=sys.stderr, flush=True)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     for row in rows:
