@@ -118,3 +118,25 @@ async def test_a_spent_time_budget_answers_from_the_results_so_far() -> None:
     assert result.outputs == {1: "sent to ann"}
     assert result.answer == "sent to ann; the rest timed out"
     assert "The results are incomplete" in model.calls[-1].messages[-1].content
+
+
+async def test_a_call_on_an_alias_repeats_the_call_on_the_node_it_aliases() -> None:
+    from reasoner.planner import Node, Plan, Ref
+
+    @tool
+    async def echo(text: str) -> str:
+        """Echo."""
+        SENT.append(text)
+        return text
+
+    p = Plan(
+        (
+            Node(1, "echo", {"text": "a"}),
+            Node(2, "echo", {"text": "a"}),  # repeats 1
+            Node(3, "send", {"to": Ref(1)}),
+            Node(4, "send", {"to": Ref(2)}),  # repeats 3: its ref is to an alias of 1
+        )
+    )
+    result = await Engine([echo, send]).execute(p)
+    assert SENT == ["a", "a"]  # one echo, one send
+    assert result.outputs == {1: "a", 2: "a", 3: "sent to a", 4: "sent to a"}
