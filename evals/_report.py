@@ -112,7 +112,8 @@ class EvalReport:
     (mean over the items that have ``expected_args``; ``None`` when none has);
     ``answer_accuracy`` (mean; failed runs count 0); ``latency_median_s`` and
     ``latency_p90_s`` over every run; ``total_tokens``; ``errors`` (runs that raised);
-    ``rejected_plans`` (planner calls that produced no plan). ``str()`` is a text table;
+    ``rejected_plans`` (planner calls that produced no plan); ``partial`` (runs answered
+    partially when a budget ended). ``str()`` is a text table;
     :meth:`to_json` has everything.
     """
 
@@ -175,6 +176,10 @@ class EvalReport:
     def rejected_plans(self) -> int:
         return sum(r.rejected_plans for r in self.items)
 
+    @property
+    def partial(self) -> int:
+        return sum(r.partial is not None for r in self.items)
+
     def summary(self) -> dict[str, Any]:
         """The aggregates as a dict (fractions in 0..1, seconds)."""
         return {
@@ -191,6 +196,7 @@ class EvalReport:
             "total_tokens": self.total_tokens,
             "errors": self.errors,
             "rejected_plans": self.rejected_plans,
+            "partial": self.partial,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -242,6 +248,7 @@ class EvalReport:
             ("tokens", f"{self.total_tokens:,}", f"prompt {self.prompt_tokens:,} + completion {self.completion_tokens:,}"),
             ("errors", str(self.errors), "runs that raised"),
             ("rejected plans", str(self.rejected_plans), "planner calls that produced no plan"),
+            ("partial answers", str(self.partial), "runs answered from what they had when a budget ended"),
         ]
         return _table(("metric", "value", ""), rows)
 

@@ -52,6 +52,8 @@ class ItemResult:
         plans: plans produced; rejected_plans: planner calls that produced none.
         plan_errors: why plans were rejected (the loop's replan reasons and planner fallbacks).
         error: ``{"type", "message"}`` of the error that ended the run, or ``None``.
+        partial: what the answer lacks when the run answered partially (a spent budget),
+            else ``None``.
         plan_valid, tool_selection, answer_accuracy: the scores (see ``reasoner.evals``).
         argument_accuracy: the score, or ``None`` for an item with no ``expected_args``.
     """
@@ -72,6 +74,7 @@ class ItemResult:
     tool_selection: float
     argument_accuracy: float | None
     answer_accuracy: float
+    partial: str | None = None
 
     @property
     def tokens(self) -> int:
@@ -92,6 +95,7 @@ class ItemResult:
             "rejected_plans": self.rejected_plans,
             "plan_errors": list(self.plan_errors),
             "error": self.error,
+            "partial": self.partial,
             "answer": self.answer,
             "plan": self.plan,
             "first_plan": self.first_plan,
@@ -110,6 +114,7 @@ class _Watched:
     plan_errors: list[str]
     tools: list[str] | None
     roles: dict[str, list[str]]
+    partial: str | None = None
 
 
 def _watch(events: Sequence[Event]) -> _Watched:
@@ -120,6 +125,7 @@ def _watch(events: Sequence[Event]) -> _Watched:
     answer = ""
     tools: list[str] | None = None
     roles: dict[str, list[str]] = {}
+    partial: str | None = None
     for event in events:
         data = event.data
         if event.type == "run.started":
@@ -139,10 +145,11 @@ def _watch(events: Sequence[Event]) -> _Watched:
         elif event.type == "run.completed":
             value = data.get("answer")
             answer = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            partial = data.get("partial")
     # with tools, iterations 0..last each start by planning: one without a plan lost it
     last = max((event.iteration for event in events), default=-1)
     rejected = fallbacks + (sum(1 for k in range(last + 1) if k not in planned_in) if tools else 0)
-    return _Watched(plans, answer, prompt, completion, rejected, plan_errors, tools, roles)
+    return _Watched(plans, answer, prompt, completion, rejected, plan_errors, tools, roles, partial)
 
 
 def _merge(plans: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -189,6 +196,7 @@ async def _run_item(engine: Engine, item: EvalItem) -> tuple[ItemResult, dict[st
         tool_selection=score.tool_selection,
         argument_accuracy=score.argument_accuracy if item.expected_args else None,
         answer_accuracy=0.0 if error is not None else score.answer_accuracy,
+        partial=seen.partial,
     )
     return result, seen.roles
 

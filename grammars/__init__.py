@@ -82,6 +82,7 @@ from reasoner.grammars._api import DEFAULT_BACKEND as DEFAULT_BACKEND
 from reasoner.grammars._api import CompiledGrammar as CompiledGrammar
 from reasoner.grammars._api import clear_caches as clear_caches
 from reasoner.grammars._api import compile_json_schema as compile_json_schema
+from reasoner.grammars._bytes import closing_token_ids as closing_token_ids
 from reasoner.grammars._matcher import GrammarMatcher as GrammarMatcher
 from reasoner.grammars._matcher import allocate_bitmask as allocate_bitmask
 from reasoner.grammars._support import BACKENDS as BACKENDS
@@ -97,6 +98,7 @@ __all__ = [
     "UnenforcedKeyword",
     "allocate_bitmask",
     "clear_caches",
+    "closing_token_ids",
     "compile_json_schema",
     "supported_keywords",
     "validate_instance",

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from reasoner.grammars._matcher import encode
 
-__all__ = ["reads_tokens_right", "token_bytes"]
+__all__ = ["closing_token_ids", "reads_tokens_right", "token_bytes"]
 
 # newline, tab, runs of spaces, accents, CJK and an emoji: what byte encodings get wrong
 _PROBE: Final = 'a\n\tb  c {"k": "caf\u00e9 \u00fc\u4e2d\u6587 \U0001f600"}\n\n'
@@ -19,6 +19,12 @@ def reads_tokens_right(decode_bytes: Callable[[list[int]], bytes], tokenizer: An
     """Whether a backend's token table turns the probe's tokens back into the probe's bytes."""
     ids = encode(tokenizer, _PROBE)
     return bool(decode_bytes(ids) == _PROBE.encode("utf-8"))
+
+
+def closing_token_ids(tokenizer: Any, vocab_size: int) -> list[int]:
+    """Ids of the tokens whose bytes are only ``"``, ``]`` and ``}``: the tokens that close a
+    JSON string, array or object (a decoder steers to these to end an instance in time)."""
+    return [i for i, raw in enumerate(token_bytes(tokenizer, vocab_size)) if raw and not raw.strip(b'"]}')]
 
 
 def token_bytes(tokenizer: Any, vocab_size: int) -> list[bytes]:

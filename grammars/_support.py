@@ -6,8 +6,10 @@ outlines_core caps recursion depth): the grammar may accept fewer instances than
 schema, never more. Every entry below is covered by tests/grammars/.
 
 :func:`prepare_schema` walks a schema, drops what constrains nothing (annotations, unknown
-keywords) and what the backend would not enforce (recording it), and closes objects that
-declare ``properties`` without ``additionalProperties`` (see the package docstring).
+keywords) and what the backend would not enforce (recording it), closes objects that
+declare ``properties`` without ``additionalProperties`` (see the package docstring), and,
+for llguidance, bounds the digits of numbers that state no bounds (``|x| <= 10**15``, at
+most 9 fraction digits), so every grammar it builds closes within a known length.
 """
 
 from __future__ import annotations
@@ -243,16 +245,17 @@ def prepare_schema(schema: dict[str, Any] | bool, backend: str) -> PreparedSchem
     them, and jsonschema validation catches the rest); annotations and unknown keywords
     are removed too; objects with ``properties`` and no ``additionalProperties`` are closed.
     """
-    walk = _Walk(schema if isinstance(schema, dict) else {})
     rules = _check_backend(backend)
+    walk = _Walk(schema if isinstance(schema, dict) else {}, bound_numbers=backend in _UNBOUNDED_NUMBERS)
     out = walk.prepare(schema, "#", rules, _NOTES.get(backend, {}), in_all_of=False)
     return PreparedSchema(out, tuple(walk.unenforced))
 
 
 class _Walk:
-    def __init__(self, root: Mapping[str, Any]) -> None:
+    def __init__(self, root: Mapping[str, Any], *, bound_numbers: bool = False) -> None:
         self.root = root
         self.unenforced: list[UnenforcedKeyword] = []
+        self.bound_numbers = bound_numbers
 
     def resolve(self, sub: Any, depth: int = 0) -> Any:
         """Follow a local ``$ref`` (for the oneOf disjointness proof); other refs stay as is."""
@@ -294,6 +297,8 @@ class _Walk:
             # the properties could not be enforced: generate any object, validate the rest
             for key in ("required", "additionalProperties", "minProperties", "maxProperties"):
                 out.pop(key, None)
+        if self.bound_numbers:
+            _bound_digits(out)
         has_properties = "properties" in out or "patternProperties" in out
         closable = not in_all_of and "additionalProperties" not in out and "unevaluatedProperties" not in sub
         if has_properties and closable:
@@ -313,6 +318,29 @@ class _Walk:
                 for name, v in value.items()
             }
         return value
+
+
+# llguidance lets a JSON number run to any number of digits (even between minimum and
+# maximum, it does not bound the fraction), so a model can write digits until its token
+# budget ends. Its numbers are narrowed to |x| <= 10**15 with at most 9 fraction digits
+# (no exponent): a bound no real argument meets, and a grammar that always closes.
+_UNBOUNDED_NUMBERS: Final = frozenset({"llguidance"})
+NUMBER_LIMIT: Final = 10**15
+NUMBER_STEP: Final = 1e-9
+
+
+def _bound_digits(out: dict[str, Any]) -> None:
+    """Add digit bounds to a numeric subschema that has none (in place)."""
+    types = out.get("type")
+    kinds = {types} if isinstance(types, str) else set(types) if isinstance(types, list) else set()
+    if not kinds & {"number", "integer"} or "const" in out or "enum" in out:
+        return
+    if "minimum" not in out and "exclusiveMinimum" not in out:
+        out["minimum"] = -NUMBER_LIMIT
+    if "maximum" not in out and "exclusiveMaximum" not in out:
+        out["maximum"] = NUMBER_LIMIT
+    if "number" in kinds and "multipleOf" not in out:
+        out["multipleOf"] = NUMBER_STEP
 
 
 def _escape(token: str) -> str:

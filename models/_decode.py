@@ -9,7 +9,10 @@ first sample) into a KV cache, then repeat :meth:`Generation.step`:
     matcher advances; tokens it forces are appended without sampling and fed to the
     next forward together with the sampled one (one multi-token step into the cache)
 
-until EOS, a terminated grammar, or ``max_tokens``. Stop strings and detokenization
+until EOS, a terminated grammar, or ``max_tokens``. With ``options.close_within``, the last
+steps before ``max_tokens`` keep only tokens that close strings, arrays and objects when
+the grammar allows one, so a grammar-constrained instance ends in time where it can; with
+``options.close_on_repeat`` they do so from the moment the tokens start to loop. Stop strings and detokenization
 work on text, on the async side (:class:`StopMatcher`, :class:`IncrementalDetokenizer`).
 
 The forward pass is behind :class:`Runner` so a static-cache, CUDA-graph runner can
@@ -111,12 +114,14 @@ class Generation:
     grammar_vocab_size: int = 0
     vocab_limit: int | None = None
     generator: torch.Generator | None = None
+    closer_ids: torch.Tensor | None = None  # [C] ids that only close ("]}) and EOS ids
     completion_ids: list[int] = field(default_factory=list, init=False)
     forced_count: int = field(default=0, init=False)
     _cache: Any = field(default=None, init=False)
     _pending: list[int] = field(default_factory=list, init=False)
     _bitmask: torch.Tensor | None = field(default=None, init=False)
     _done: bool = field(default=False, init=False)
+    _closing: bool = field(default=False, init=False)  # sticky: the text looped, close it
 
     def start(self) -> StepResult:
         self._cache = self.runner.new_cache()
@@ -139,6 +144,7 @@ class Generation:
             if not bool(self._bitmask.any()):
                 raise ModelError("the grammar allows no token here; the schema cannot be completed")
             apply_token_bitmask(logits, self._bitmask)
+            logits = self._steer_to_close(logits)
         token = int(sample(logits, self.options.temperature, self.options.top_p, self.generator)[0])
         if token in self.eos_ids:
             self._done = True
@@ -151,6 +157,35 @@ class Generation:
         self.forced_count += len(forced)
         self._pending = [token, *forced]
         return StepResult((token, *forced), len(forced), self._finish_after_tokens())
+
+    def replace_matcher(self, matcher: Matcher, grammar_vocab_size: int) -> None:
+        """Continue under another grammar: ``matcher`` is advanced over the completion so far
+        (``ModelError`` if the new grammar does not accept it)."""
+        for token in self.completion_ids:
+            try:
+                matcher.advance(token)
+            except Exception as exc:
+                raise ModelError(f"the refined grammar does not accept the text decoded so far: {exc}") from exc
+        self.matcher = matcher
+        if grammar_vocab_size != self.grammar_vocab_size:
+            self.grammar_vocab_size = grammar_vocab_size
+            self._bitmask = None
+
+    def _steer_to_close(self, logits: torch.Tensor) -> torch.Tensor:
+        # near max_tokens, keep only the closing tokens the grammar allows (if it allows any)
+        if self.closer_ids is None:
+            return logits
+        if self.options.close_on_repeat and not self._closing:
+            self._closing = _loops(self.completion_ids)
+        left = self.options.max_tokens - len(self.completion_ids)
+        if not self._closing and (not self.options.close_within or left > self.options.close_within):
+            return logits
+        closers = logits[:, self.closer_ids]  # [1, C]
+        if not bool(torch.isfinite(closers).any()):
+            return logits
+        steered = torch.full_like(logits, float("-inf"))
+        steered[:, self.closer_ids] = closers
+        return steered
 
     def _take_forced(self, budget: int) -> list[int]:
         if self.matcher is None or budget <= 0 or self.matcher.is_terminated():
@@ -171,6 +206,24 @@ class Generation:
             reason = "length"
         self._done = reason is not None
         return reason
+
+
+_LOOP_PERIOD = 16
+_LOOP_SPAN = 16
+
+
+def _loops(ids: Sequence[int]) -> bool:
+    """Whether ``ids`` end in a run of at most 16 tokens repeated over at least 16 tokens
+    (and at least 3 times)."""
+    n = len(ids)
+    for period in range(1, _LOOP_PERIOD + 1):
+        span = max(_LOOP_SPAN, 3 * period)
+        if span > n:
+            break
+        tail = ids[n - span :]
+        if all(tail[i] == tail[i - period] for i in range(period, span)):
+            return True
+    return False
 
 
 class IncrementalDetokenizer:

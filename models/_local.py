@@ -121,6 +121,9 @@ class TransformersModel:
         if not self.eos_ids:
             raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
         self._runner = _runner_for(self.model, self.device)
+        self._closers: torch.Tensor | None = None
+
+    refines_schema = True  # stream() takes refine= (see reasoner.models.Model)
 
     def __repr__(self) -> str:
         return f"TransformersModel(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype})"
@@ -187,8 +190,10 @@ class TransformersModel:
         *,
         schema: dict[str, Any] | None = None,
         options: GenerateOptions | None = None,
+        refine: Callable[[], dict[str, Any]] | None = None,
     ) -> AsyncIterator[Delta]:
-        """Stream the reply (see :class:`reasoner.models.Model`)."""
+        """Stream the reply (see :class:`reasoner.models.Model`; ``refine`` swaps the grammar
+        between steps, replaying the tokens so far into it)."""
         opts = options or GenerateOptions()
         msgs = as_messages(messages)
         started = time.perf_counter()
@@ -207,6 +212,7 @@ class TransformersModel:
             grammar_vocab_size=0 if grammar is None else grammar.vocab_size,
             vocab_limit=len(self.tokenizer),
             generator=generator,
+            closer_ids=self._closer_ids() if grammar is not None and (opts.close_within or opts.close_on_repeat) else None,
         )
         detok = IncrementalDetokenizer(self.tokenizer)
         stops = StopMatcher(opts.stop)
@@ -227,7 +233,36 @@ class TransformersModel:
             if text or step.tokens:
                 yield Delta(text, step.tokens)
             await anyio.lowlevel.checkpoint_if_cancelled()
+            if refine is not None and schema is not None:
+                wanted = refine()
+                if wanted is not schema:
+                    schema = wanted
+                    grammar = await self._grammar(schema, opts.grammar_backend)
+                    await anyio.to_thread.run_sync(gen.replace_matcher, grammar.matcher(), grammar.vocab_size)
             step = await anyio.to_thread.run_sync(self._step, gen, limiter=limiter)
+
+    @property
+    def context_length(self) -> int | None:
+        """Tokens the model can attend to (prompt plus reply), from its config."""
+        value = getattr(self.model.config, "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) else None
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of ``messages`` in this model's chat format and tokenizer."""
+        return len(self._prompt_ids(as_messages(messages)))
+
+    def count_text(self, text: str) -> int:
+        """Tokens of ``text`` in this model's tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _closer_ids(self) -> torch.Tensor:
+        """Ids of the tokens made only of ``"``, ``]`` and ``}`` (plus EOS): what closes JSON."""
+        if self._closers is None:
+            from reasoner.grammars import closing_token_ids
+
+            ids = sorted({*closing_token_ids(self.tokenizer, len(self.tokenizer)), *self.eos_ids})
+            self._closers = torch.tensor(ids, dtype=torch.long, device=self.device)
+        return self._closers
 
     def _step(self, gen: Generation) -> Any:
         with torch.inference_mode():

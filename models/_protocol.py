@@ -78,6 +78,13 @@ class GenerateOptions:
         top_p: nucleus mass kept when sampling (1.0 keeps everything).
         seed: seeds the sampler so a sampled generation is reproducible.
         grammar_backend: the ``reasoner.grammars`` backend used for a schema.
+        close_within: with a schema, once at most this many completion tokens are left,
+            the local decoder takes only tokens that close what is open (``"``, ``]``,
+            ``}``, EOS) wherever the grammar allows one, so the instance can end within
+            ``max_tokens``; 0 (the default) never steers. Remote backends ignore it.
+        close_on_repeat: with a schema, once the last tokens loop (a run of up to 16
+            tokens repeated over at least 16 tokens, e.g. ``1.1.1.1...`` inside a string),
+            the local decoder steers to close for the rest of the generation, as above.
     """
 
     max_tokens: int = 512
@@ -86,6 +93,8 @@ class GenerateOptions:
     top_p: float = 1.0
     seed: int | None = None
     grammar_backend: str = "llguidance"
+    close_within: int = 0
+    close_on_repeat: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -94,6 +103,8 @@ class GenerateOptions:
             object.__setattr__(self, "stop", tuple(self.stop))
         if self.max_tokens < 1:
             raise UsageError(f"GenerateOptions.max_tokens must be >= 1, got {self.max_tokens}")
+        if self.close_within < 0:
+            raise UsageError(f"GenerateOptions.close_within must be >= 0, got {self.close_within}")
         if self.temperature < 0:
             raise UsageError(f"GenerateOptions.temperature must be >= 0 (0 is greedy), got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
@@ -153,7 +164,18 @@ class Model(Protocol):
     ) -> AsyncIterator[Delta]:
         """Stream the reply to ``messages``. With ``schema``, the text is one JSON value that
         the backend constrains to the schema. The last delta carries ``finish_reason`` and
-        ``usage``. Raises ModelError (or a subclass) when the model fails."""
+        ``usage``. Raises ModelError (or a subclass) when the model fails.
+
+        A model whose ``refines_schema`` attribute is true also takes ``refine=``: a
+        function called before each decoding step that returns the schema to constrain the
+        rest of the text with (the same object while nothing changes). The new schema must
+        accept the text so far; the model replays it into the new grammar. The planner
+        narrows its grammar this way as each node closes.
+
+        A model may also tell its limits: ``context_length`` (prompt plus reply tokens),
+        ``count_tokens(messages)`` and ``count_text(text)`` in its own tokenizer. The loop
+        then fits observations to a token cap and checks every prompt against the context
+        before the call."""
         ...
 
 

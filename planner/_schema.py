@@ -5,8 +5,8 @@ The schema is built for grammar backends, so it sticks to what they all enforce:
 * keys in ``properties`` are listed in the order the grammar emits them: ``nodes``;
   then ``id``, ``tool``, ``args`` in each node; a ref is ``$ref`` then ``path``;
 * every object that lists ``properties`` has ``additionalProperties: false``;
-* every string gets a ``maxLength`` and every array a ``maxItems`` (a tighter bound
-  from the tool's own schema is kept; a looser one is lowered to the plan bound), so
+* every string gets a ``maxLength`` and every array a ``maxItems``: the tool's own bound
+  where its schema states one, else the plan bound (``max_string``, ``max_array``), so
   decoding always terminates;
 * the tools' own ``$defs`` references are inlined (no cycles; the strict schema adds
   only its own, acyclic ``$defs``); a recursive tool schema is refused with
@@ -435,5 +435,6 @@ class _Builder:
 
 
 def _bound(upper: Any, lower: Any, limit: int) -> int:
-    bound = min(upper, limit) if isinstance(upper, int) else limit
+    # the tool's own bound wins (it knows its arguments); the plan bound fills in where it states none
+    bound = upper if isinstance(upper, int) and not isinstance(upper, bool) else limit
     return max(bound, lower) if isinstance(lower, int) else bound

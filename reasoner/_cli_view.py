@@ -117,13 +117,15 @@ class PlainView:
             self._line(f"question: {state.query}")
             if state.roles:
                 self._line("models:   " + ", ".join(f"{role} {'/'.join(names)}" for role, names in state.roles.items()))
+        elif kind == "retrieval.selected":
+            self._line(f"tools     {len(d.get('tools') or [])} of {d.get('of')} by retrieval: {', '.join(d.get('tools') or [])}")
         elif kind == "plan.node":
             node_id = int((d.get("node") or {}).get("id", nid or 0))
             planned = state.nodes[node_id]
             prefix = "plan" if planned.iteration == 0 else f"replan {planned.iteration}"
             self._line(f"{prefix:<10}#{node_id} {call_text(planned.tool, planned.args, '...')}")
         elif kind == "plan.completed":
-            self._line(f"planned   {d.get('nodes')} node(s) with {d.get('model')}")
+            self._line(f"planned   {d.get('nodes')} node(s) with {d.get('model')}" + (f" (ended early: {d['stopped']})" if d.get("stopped") else ""))
         elif node is not None:
             self._node_line(kind, node, d)
         elif kind == "model.fallback":
@@ -141,13 +143,15 @@ class PlainView:
                 self._out.write("answer:\n" + state.answer_display())
             self._in_answer = True
             self._line("")
+            if d.get("partial"):
+                self._line(f"partial:  {d['partial']}")
 
     def _node_line(self, kind: str, node: NodeView, d: dict[str, Any]) -> None:
         head = f"#{node.id} {node.tool}"
         if kind == "node.started":
             self._line(f"start     {head}")
         elif kind == "node.completed":
-            cached = " (cached)" if node.cached else ""
+            cached = " (cached)" if node.cached else f" (repeats #{d['aliased_to']})" if d.get("aliased_to") else ""
             sample = "  [sample data]" if is_sample_data(node.output) else ""
             self._line(f"done      {head} {node.duration or 0.0:.2f} s{cached} -> {preview(node.output, 100, '...')}{sample}")
         elif kind == "node.failed":

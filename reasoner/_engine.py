@@ -5,7 +5,6 @@ work to the executor (``reasoner._executor``) and ``explain`` (``reasoner._expla
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from reasoner.events import Event, Recorder
 from reasoner.models import GenerateOptions, Model
 from reasoner.planner import Node, Plan
 from reasoner.planner._prompts import Example
+from reasoner.planner._retrieval import Retrieved, ToolRetriever
 from reasoner.tools import ToolRegistry
 
 if TYPE_CHECKING:
@@ -44,7 +44,23 @@ class Engine:
             is not given, supplies its models); without one, names go to
             :func:`reasoner.models.load_model`.
         budget: the default :class:`Budget` of a run (iterations, tokens, seconds).
-        examples: ``(question, plan)`` pairs shown to the planner.
+        examples: ``(question, plan)`` pairs shown to the planner as earlier turns (none by
+            default: the default prompt is the one the embedded model is tuned on).
+        max_plan_nodes: nodes per plan at most.
+        max_plan_tokens: tokens the planner may write per plan; in the last
+            ``min(64, max_plan_tokens // 4)`` a local model is steered to close the plan,
+            and a plan cut off anyway keeps its complete nodes.
+        max_string, max_array: the plan grammar's bound on a string argument's characters
+            and an array argument's items, where the tool's schema states no
+            ``maxLength`` / ``maxItems`` of its own (a tool's own bound always wins).
+        max_observation_tokens: the tool results shown to a model take at most about this
+            many tokens of its own tokenizer (large outputs summarised by shape: keys,
+            lengths, first items). Every prompt is also checked against the model's
+            context length; one that does not fit is a ModelError naming what to cut.
+        retrieval_threshold, retrieval_k: with more than ``retrieval_threshold`` tools, the
+            planner sees (and its grammar allows) only the ``retrieval_k`` tools that BM25
+            ranks best for the question over names, descriptions and parameter docs
+            (event ``retrieval.selected``; ``explain()`` shows them).
         call_timeout: seconds a model may take to produce its next piece of text (a call
             may take four times this in all) before it counts as failed.
         temperature, top_p, seed, grammar_backend: decoding options for every model call
@@ -82,6 +98,12 @@ class Engine:
         budget: Budget | None = None,
         examples: Sequence[Example] = (),
         max_plan_nodes: int = 16,
+        max_plan_tokens: int = 1024,
+        max_string: int = 2048,
+        max_array: int = 64,
+        max_observation_tokens: int = 1024,
+        retrieval_threshold: int = 12,
+        retrieval_k: int = 8,
         call_timeout: float = 120.0,
         temperature: float = 0.0,
         top_p: float = 1.0,
@@ -126,10 +148,18 @@ class Engine:
             loader,
         )
         self._budget = budget if budget is not None else Budget()
-        self._config = LoopConfig(examples=tuple(examples), max_nodes=max_plan_nodes)
+        self._config = LoopConfig(
+            examples=tuple(examples), max_nodes=max_plan_nodes, max_string=max_string, max_array=max_array,
+            max_tokens=max_plan_tokens, max_observation_tokens=max_observation_tokens,
+        )  # fmt: skip
         if call_timeout <= 0:
             raise UsageError(f"Engine(call_timeout={call_timeout!r}) must be a number of seconds > 0")
         self._call_timeout = float(call_timeout)
+        for name, value in (("retrieval_threshold", retrieval_threshold), ("retrieval_k", retrieval_k)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"Engine({name}={value!r}) must be an integer >= 1")
+        self._retrieval = (retrieval_threshold, retrieval_k)
+        self._retrievers: dict[tuple[str, ...], ToolRetriever] = {}
         self._options = GenerateOptions(temperature=temperature, top_p=top_p, seed=seed, grammar_backend=grammar_backend)
 
     def role_models(self, role: str) -> list[str]:
@@ -178,11 +208,27 @@ class Engine:
         """
         return await self._run(query, output, budget, tools, Recorder())
 
+    def _retrieve(self, query: str, registry: ToolRegistry) -> Retrieved | None:
+        """The tools retrieval picks for ``query``, or None below the threshold."""
+        threshold, k = self._retrieval
+        if len(registry) <= threshold:
+            return None
+        key = tuple(registry.names())
+        retriever = self._retrievers.get(key)
+        if retriever is None:
+            if len(self._retrievers) >= 16:  # per-run tool subsets: keep the index cache small
+                self._retrievers.clear()
+            retriever = self._retrievers[key] = ToolRetriever(registry)
+        return retriever.select(query, k)
+
     async def _run(self, query: str, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
         if not isinstance(query, str) or not query.strip():
             raise UsageError("reason() needs a non-empty question string")
         registry = self._subset(tools)
-        return await run(self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry)
+        retrieved = self._retrieve(query, registry if registry is not None else self.tools)
+        return await run(
+            self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry, retrieved=retrieved
+        )
 
     async def stream(
         self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
@@ -257,26 +303,43 @@ class Engine:
         """
         return await execute(self._runtime, plan, recorder)
 
-    async def explain(self, plan: Plan | str | Mapping[str, Any]) -> Explanation:
+    async def explain(
+        self, question: str | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
+    ) -> Explanation:
         """Describe how a plan would run, without running any tool.
 
-        ``plan`` may be a question: the planner model then writes the plan (under the plan
-        grammar), and the explanation is of that plan.
+        A string is always a question, whatever it looks like (a quoted string, JSON,
+        anything): the planner model writes the plan (under the plan grammar), and the
+        explanation is of that plan. A :class:`~reasoner.planner.Plan` or a mapping
+        (``{"nodes": [...]}``) is a plan; plan JSON text goes in ``plan=``.
 
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
-        dependencies, timeout, retries, cache, concurrency limit, approval) and ``levels``;
-        ``str()`` of it is a table.
+        dependencies, timeout, retries, cache, concurrency limit, approval), ``levels`` and,
+        for a question above the retrieval threshold, ``retrieved`` (the tools the planner
+        was shown); ``str()`` of it is a table.
 
         Raises:
             PlanError: the plan is malformed or does not fit the tools.
             ModelError: every planner model failed (for a question).
-            UsageError: a question, but no tools are registered.
+            UsageError: both or neither of ``question`` and ``plan``; a question, but no
+                tools are registered.
         """
-        if isinstance(plan, str):
-            try:
-                json.loads(plan)
-            except ValueError:  # not JSON, so a question: ask the planner
-                if not len(self._runtime.registry):
-                    raise UsageError("explain(question) needs tools to plan with; register tools first") from None
-                plan = await plan_only(self._session(Recorder(), None), self._runtime, plan, config=self._config)
-        return explain_plan(load_plan(plan, self._runtime), self._runtime)
+        if (question is None) == (plan is None):
+            raise UsageError("explain() takes a question (a string) or plan=... (a Plan, a mapping or plan JSON), not both or neither")
+        target: Plan | str | Mapping[str, Any]
+        retrieved: Retrieved | None = None
+        if isinstance(question, str):
+            if not question.strip():
+                raise UsageError("explain() needs a non-empty question string")
+            if not len(self._runtime.registry):
+                raise UsageError("explain(question) needs tools to plan with; register tools first")
+            retrieved = self._retrieve(question, self.tools)
+            registry = None if retrieved is None else ToolRegistry.of([self.tools[name] for name in retrieved.tools])
+            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config, registry=registry)
+        elif isinstance(question, (Plan, Mapping)):
+            target = question
+        elif question is not None:
+            raise UsageError(f"explain() takes a question string, a Plan or a mapping; got {type(question).__name__}")
+        elif plan is not None:
+            target = plan
+        return explain_plan(load_plan(target, self._runtime), self._runtime, retrieved=retrieved)

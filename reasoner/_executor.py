@@ -18,6 +18,9 @@ How it schedules (and why):
   :class:`~reasoner.errors.ToolError` (arguments that do not fit the schema, a denied
   approval) is not, because it would fail the same way again. A node keeps its tokens
   while it backs off.
+- A node whose canonical ``(tool, args)`` repeats an earlier node's (this plan's, or a
+  finished node of an earlier plan) is not called: it waits for that node and takes its
+  outcome (``node.completed`` with ``aliased_to``), so no call runs twice in a run.
 - A failed node marks the nodes that depend on it (directly or not) skipped; the other
   branches keep running and the result reports each outcome.
 - Everything runs in one task group per call, so cancelling the caller cancels every
@@ -41,6 +44,7 @@ from anyio.lowlevel import checkpoint
 from reasoner.errors import PlanError, ToolError, UsageError
 from reasoner.events import Event, Recorder
 from reasoner.planner import Node, Plan, resolve_args, validate, validate_node
+from reasoner.planner._calls import CallIndex
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -179,11 +183,14 @@ class _Run:
         self._ready: deque[Node] = deque()
         self._workers = 0  # tasks holding an engine token for this run
         self._acquiring = False  # a task of this run is waiting for an engine token
+        self.calls = CallIndex()  # repeated calls alias the first (see the module docstring)
 
     def seed(self, previous: ExecutionResult) -> None:
         """Start from the finished nodes of an earlier execution (replanning)."""
         for node in previous.plan.nodes:
             self.nodes[node.id] = node
+            if node.id in previous.outputs:  # a call that failed may be planned again
+                self.calls.add(node)
         self.outputs.update(previous.outputs)
         self.errors.update(previous.errors)
         for nid, reason in previous.skipped.items():
@@ -195,7 +202,8 @@ class _Run:
     def add(self, node: Node) -> None:
         nid = node.id
         self.nodes[nid] = node
-        deps = node.refs()
+        target = self.calls.add(node)
+        deps = node.refs() if target is None else frozenset({target})
         if not deps:
             self._ready.append(node)
             return
@@ -303,6 +311,10 @@ class _Run:
         streak = 0
         try:
             while node is not None:
+                if node.id in self.calls.aliases:
+                    self._take_alias(node)
+                    node = self._next()
+                    continue
                 policy = self.rt.policy(node.tool)
                 tool_limiter = policy.limiter
                 if prepared is not None:  # approved, args resolved, tool token held
@@ -382,6 +394,11 @@ class _Run:
                     await aclose()
 
     # -- one node --------------------------------------------------------------------------
+
+    def _take_alias(self, node: Node) -> None:
+        first = self.calls.aliases[node.id]
+        self.emit("node.completed", node.id, output=self.outputs[first], duration_s=0.0, aliased_to=first)
+        self._complete(node.id, self.outputs[first])
 
     def _resolve(self, node: Node) -> dict[str, Any] | None:
         args: dict[str, Any] = node.args

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from reasoner._runtime import Runtime
 from reasoner.planner import Plan
+from reasoner.planner._retrieval import Retrieved
 
 __all__ = ["Explanation", "PhysicalNode", "explain_plan"]
 
@@ -37,6 +38,8 @@ class Explanation:
         physical: node id -> :class:`PhysicalNode`.
         levels: node ids by depth: level 0 refs nothing, level d refs at least one node of
             level d - 1. Nodes of one level can all run at once.
+        retrieved: the tools tool retrieval showed the planner (best first, with their
+            BM25 scores), or ``None`` when the planner saw every tool or the plan was given.
     """
 
     plan: Plan
@@ -44,6 +47,7 @@ class Explanation:
     critical_path_cost: float
     physical: dict[int, PhysicalNode]
     levels: list[list[int]]
+    retrieved: Retrieved | None = None
 
     def __str__(self) -> str:
         nodes = len(self.plan.nodes)
@@ -71,10 +75,13 @@ class Explanation:
             f"critical path {path} (cost {self.critical_path_cost:g})"
         ]
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        if self.retrieved is not None:
+            shown = ", ".join(f"{name} ({score:.2f})" for name, score in zip(self.retrieved.tools, self.retrieved.scores))
+            lines.append(f"retrieved {len(self.retrieved.tools)} of {self.retrieved.of} tools: {shown}")
         return "\n".join(lines)
 
 
-def explain_plan(plan: Plan, runtime: Runtime) -> Explanation:
+def explain_plan(plan: Plan, runtime: Runtime, *, retrieved: Retrieved | None = None) -> Explanation:
     """The physical plan, levels and critical path of a validated plan (nodes in id order)."""
     physical: dict[int, PhysicalNode] = {}
     depth: dict[int, int] = {}
@@ -117,4 +124,4 @@ def explain_plan(plan: Plan, runtime: Runtime) -> Explanation:
         path.append(end)
         end = best_dep[end]
     path.reverse()
-    return Explanation(plan=plan, critical_path=path, critical_path_cost=total, physical=physical, levels=levels)
+    return Explanation(plan=plan, critical_path=path, critical_path_cost=total, physical=physical, levels=levels, retrieved=retrieved)

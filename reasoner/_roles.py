@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -12,26 +12,20 @@ import anyio
 
 from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Recorder
-from reasoner.models import Delta, GenerateOptions, Message, Model, Usage, validate_output
-
-T = TypeVar("T")
-
-
-@asynccontextmanager
-async def _closing(iterator: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
-    """``contextlib.aclosing`` for any async iterator: closes it when it has ``aclose``
-    (async generators do; a model's own iterator class may not)."""
-    try:
-        yield iterator
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+from reasoner.models import (
+    Delta,
+    GenerateOptions,
+    Message,
+    Model,
+    Usage,
+    validate_output,
+)
 
 __all__ = ["Budget", "ModelUsage", "Role", "RoleModels", "RoleSpec", "Session"]
 
 Role = Literal["planner", "joiner", "answerer"]
 RoleSpec = str | Model | Sequence[str | Model]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +69,36 @@ class ModelUsage:
             self.forced_tokens + usage.forced_tokens,
             self.seconds + seconds,
         )
+
+
+_WHAT_TO_CUT: dict[str, str] = {
+    "planner": "register fewer tools (or lower Engine(retrieval_threshold=...) so the planner sees only the top few), "
+    "shorten the question, or lower Engine(max_observation_tokens=...)",
+    "joiner": "lower Engine(max_observation_tokens=...) or shorten the question",
+    "answerer": "lower Engine(max_observation_tokens=...) or shorten the question",
+}
+_MIN_REPLY = 64
+
+
+def check_context(role: Role, model: Model, messages: Sequence[Message], max_tokens: int) -> int:
+    """The reply tokens to ask for: ``max_tokens``, lowered to what the model's context has
+    left after the prompt. Raises ModelError naming what to cut when the prompt leaves less
+    than a short reply (``min(64, max_tokens)``). Models that do not tell their context
+    length are not checked."""
+    limit = getattr(model, "context_length", None)
+    count = getattr(model, "count_tokens", None)
+    if not isinstance(limit, int) or not callable(count):
+        return max_tokens
+    prompt = int(count(messages))
+    left = limit - prompt
+    if left >= max_tokens:
+        return max_tokens
+    if left >= min(_MIN_REPLY, max_tokens):
+        return left
+    raise ModelError(
+        f"the {role} prompt is {prompt} tokens for model {model.name!r}, which leaves {max(left, 0)} of its "
+        f"{limit}-token context for the reply (at least {min(_MIN_REPLY, max_tokens)} needed): {_WHAT_TO_CUT[role]}"
+    )
 
 
 class RoleModels:
@@ -122,12 +146,15 @@ class Session:
         self.usage: dict[str, ModelUsage] = {}
         self.tokens = 0
 
-    def options_for(self, max_tokens: int) -> GenerateOptions:
+    def options_for(self, max_tokens: int, close_within: int = 0) -> GenerateOptions:
+        """Decoding options for one call; ``close_within`` (the planner's) also closes loops."""
         left = self.budget.tokens - self.tokens
         if left <= 0:
             raise BudgetExceeded("tokens", self.budget.tokens)
         return GenerateOptions(
             max_tokens=max(1, min(max_tokens, left)),
+            close_within=close_within,
+            close_on_repeat=close_within > 0,
             temperature=self.options.temperature,
             top_p=self.options.top_p,
             seed=self.options.seed,
@@ -154,19 +181,29 @@ class Session:
             raise BudgetExceeded("tokens", self.budget.tokens)
 
     async def deltas(
-        self, role: Role, model: Model, messages: Sequence[Message], *, schema: dict[str, Any] | None, max_tokens: int
-    ) -> AsyncIterator[str]:
+        self,
+        role: Role,
+        model: Model,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+        close_within: int = 0,
+        refine: Callable[[], dict[str, Any]] | None = None,
+    ) -> AsyncGenerator[str, None]:
         """Stream one model call's text. The call must produce its next piece within
         ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
         another task's iterator (the executor does, for the planner)."""
-        options = self.options_for(max_tokens)
+        max_tokens = check_context(role, model, messages, max_tokens)
+        options = self.options_for(max_tokens, close_within)
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
         usage: Usage | None = None
         pieces = 0
         try:
-            async with _closing(model.stream(messages, schema=schema, options=options)) as stream:
+            stream_of = model.stream(messages, schema=schema, options=options, refine=refine) if refine is not None else model.stream(messages, schema=schema, options=options)
+            async with aclosing(stream_of) as stream:
                 iterator = stream.__aiter__()
                 while True:
                     wait = min(self.call_timeout, deadline - time.perf_counter())
@@ -197,11 +234,12 @@ class Session:
         *,
         schema: dict[str, Any] | None = None,
         max_tokens: int,
+        close_within: int = 0,
         on_text: Callable[[str], None] | None = None,
     ) -> str:
         """One model call collected to its text (validated against ``schema`` when given)."""
         parts = []
-        async with _closing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens)) as pieces:
+        async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens, close_within=close_within)) as pieces:
             async for piece in pieces:
                 parts.append(piece)
                 if on_text is not None:

@@ -20,6 +20,7 @@ __all__ = ["EVENT_TYPES", "Event", "EventType", "Recorder", "load_trace", "save_
 
 EventType = Literal[
     "run.started",
+    "retrieval.selected",
     "plan.node",
     "plan.completed",
     "node.started",

@@ -17,6 +17,7 @@ def test_exported_names() -> None:
         "UnenforcedKeyword",
         "allocate_bitmask",
         "clear_caches",
+        "closing_token_ids",
         "compile_json_schema",
         "supported_keywords",
         "validate_instance",

@@ -149,9 +149,11 @@ def test_annotations_are_dropped_and_objects_closed(backend: str, llama3_tokeniz
         "properties": {"a": {"type": "integer", "description": "d", "default": 1}},
     }
     grammar = compile_json_schema(schema, llama3_tokenizer, backend)
+    # llguidance's numbers also get digit bounds (test_numbers_get_bounded_digits)
+    a = {"type": "integer", "minimum": -(10**15), "maximum": 10**15} if backend == "llguidance" else {"type": "integer"}
     assert grammar.backend_schema == {
         "type": "object",
-        "properties": {"a": {"type": "integer"}},
+        "properties": {"a": a},
         "additionalProperties": False,
     }
     assert grammar.schema == schema
@@ -190,3 +192,14 @@ def test_invalid_schema_is_a_grammar_error_naming_the_keyword(llama3_tokenizer: 
     with pytest.raises(GrammarError, match="not a valid JSON Schema") as info:
         compile_json_schema({"type": "object", "properties": {"a": {"minimum": "ten"}}}, llama3_tokenizer)
     assert info.value.keyword == "minimum"
+
+
+def test_numbers_get_bounded_digits_under_llguidance(llama3_tokenizer: Any) -> None:
+    schema = _obj(x={"type": "number"}, n={"type": ["integer", "null"]}, r={"type": "number", "minimum": 0, "multipleOf": 0.5})
+    grammar = compile_json_schema(schema, llama3_tokenizer, "llguidance")
+    assert grammar.accepts('{"x":-1234.123456789,"n":null,"r":2.5}')
+    assert not grammar.accepts('{"x":1.1234567890,"n":1,"r":1}')  # a tenth fraction digit
+    assert not grammar.accepts('{"x":12345678901234567,"n":1,"r":1}')
+    assert not grammar.accepts('{"x":1,"n":12345678901234567,"r":1}')
+    assert not grammar.accepts('{"x":1,"n":1,"r":0.25}')  # the schema's own multipleOf is kept
+    assert grammar.validate('{"x":1e-12,"n":1,"r":1}') == {"x": 1e-12, "n": 1, "r": 1}  # validation uses the schema as given

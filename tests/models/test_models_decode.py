@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import torch
 
-from reasoner.errors import ModelError
+from reasoner.errors import ModelError, UsageError
 from reasoner.models import Delta, GenerateOptions, Message, TransformersModel, complete
 
 PERSON = {
@@ -193,3 +193,105 @@ async def test_concurrent_generations_interleave_correctly(tiny_model: Transform
         for i in range(4):
             tg.start_soon(run, i)
     assert concurrent == sequential
+
+
+NOTES = {
+    "type": "object",
+    "properties": {"notes": {"type": "array", "items": {"type": "string", "maxLength": 400}, "maxItems": 8}},
+    "required": ["notes"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_close_within_steers_a_long_instance_to_end_before_max_tokens(tiny_model: TransformersModel, seed: int) -> None:
+    # a random model rambles inside a 400-character string: 40 tokens do not end it...
+    free = [d async for d in tiny_model.stream(HELLO, schema=NOTES, options=GenerateOptions(max_tokens=40, temperature=1.0, seed=seed))]
+    assert free[-1].finish_reason == "length"
+    # ...unless the last 8 take only closing tokens where the grammar allows one
+    options = GenerateOptions(max_tokens=40, temperature=1.0, seed=seed, close_within=8)
+    steered = [d async for d in tiny_model.stream(HELLO, schema=NOTES, options=options)]
+    assert steered[-1].finish_reason == "grammar"
+    text = "".join(d.text for d in steered)
+    jsonschema.validate(json.loads(text), NOTES)
+    assert steered[-1].usage is not None and steered[-1].usage.completion_tokens <= 40
+
+
+async def test_close_within_must_not_be_negative() -> None:
+    with pytest.raises(UsageError, match="close_within must be >= 0"):
+        GenerateOptions(close_within=-1)
+
+
+WIDE = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 60}}, "required": ["a"], "additionalProperties": False}
+NARROW = {"type": "object", "properties": {"a": {"type": "string", "maxLength": 2}}, "required": ["a"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_refine_swaps_the_grammar_between_steps_and_replays_the_text(tiny_model: TransformersModel, seed: int) -> None:
+    options = GenerateOptions(max_tokens=40, temperature=1.0, seed=seed)
+    wide = "".join([d.text async for d in tiny_model.stream(HELLO, schema=WIDE, options=options)])
+    assert len(json.loads(wide)["a"]) > 2  # left alone, a random model writes more than 2 characters
+    asked: list[int] = []
+
+    def refine() -> dict[str, Any]:
+        asked.append(1)
+        return NARROW  # from the first step on: the forced '{"a":"' replays into it
+
+    narrow = "".join([d.text async for d in tiny_model.stream(HELLO, schema=WIDE, options=options, refine=refine)])
+    jsonschema.validate(json.loads(narrow), NARROW)
+    assert asked
+
+
+def test_a_loop_of_tokens_is_detected_and_varied_text_is_not() -> None:
+    from reasoner.models._decode import _loops
+
+    assert _loops([5, 7, 1, 2] + [1, 2] * 8)  # "1.1.1.1..." as tokens
+    assert _loops([9] * 16)
+    assert not _loops([9] * 15)
+    assert not _loops(list(range(40)))
+    assert not _loops([1, 2, 3, 4, 5, 6] * 2)  # two copies of a long run are not a loop
+
+
+class LoopingRunner:
+    """A runner whose model always prefers the token after the last one in a fixed cycle."""
+
+    def __init__(self, cycle: list[int], vocab: int) -> None:
+        self.cycle, self.vocab, self.last = cycle, vocab, -1
+
+    def new_cache(self) -> Any:
+        return None
+
+    def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
+        logits = torch.zeros(1, self.vocab)
+        self.last = (self.last + 1) % len(self.cycle)
+        logits[0, self.cycle[self.last]] = 10.0
+        return logits
+
+
+@pytest.mark.parametrize("close_on_repeat", [False, True])
+def test_close_on_repeat_steers_a_looping_string_to_close(smol_tokenizer: Any, close_on_repeat: bool) -> None:
+    from reasoner.grammars import closing_token_ids, compile_json_schema
+    from reasoner.models._decode import Generation
+
+    grammar = compile_json_schema(NOTES, smol_tokenizer)
+    one, dot = (smol_tokenizer.convert_tokens_to_ids(t) for t in ("1", "."))
+    vocab = len(smol_tokenizer)
+    gen = Generation(
+        runner=LoopingRunner([one, dot], vocab),
+        prompt_ids=[1, 2, 3],
+        options=GenerateOptions(max_tokens=120, close_on_repeat=close_on_repeat),
+        eos_ids=frozenset({smol_tokenizer.eos_token_id}),
+        matcher=grammar.matcher(),
+        grammar_vocab_size=grammar.vocab_size,
+        vocab_limit=vocab,
+        closer_ids=torch.tensor(closing_token_ids(smol_tokenizer, vocab) + [smol_tokenizer.eos_token_id]),
+    )
+    step = gen.start()
+    while step.finish_reason is None:
+        step = gen.step()
+    text = smol_tokenizer.decode(gen.completion_ids)
+    if close_on_repeat:  # "1.1.1.1.1.1.1.1" then closed: the string, the array, the object
+        assert step.finish_reason == "grammar" and len(gen.completion_ids) < 40
+        jsonschema.validate(json.loads(text), NOTES)
+    else:  # the loop runs to the string's bound, then the cap
+        assert step.finish_reason == "length" and "1.1.1.1.1.1.1.1.1.1" in text

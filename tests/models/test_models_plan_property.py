@@ -22,9 +22,9 @@ refuse at all. Each backend gets all of that except what it is known to break, a
 such defect is pinned by an ``xfail(strict=True)`` test at the end of this file (it starts
 failing, as XPASS, once the defect is fixed: then widen the palette):
 
-* ``llguidance`` (default): no ``type: number``. llguidance does not bound the digits of a
-  number's fraction, even between ``minimum`` and ``maximum``, so a plan with a number
-  argument can run to any budget (the plan schema bounds strings and arrays, not numbers).
+* ``llguidance`` (default): everything. llguidance itself does not bound the digits of a
+  number's fraction, even between ``minimum`` and ``maximum``; ``reasoner.grammars`` narrows
+  its numbers to ``|x| <= 10**15`` with at most 9 fraction digits (budgeted at 32 bytes).
 * ``xgrammar``: bounded ``type: number`` (it writes at most six fraction digits inside a
   range; budgeted at 32 bytes). No tools without an output schema: a ref to one takes a
   path string with ``maxLength`` and ``pattern``, and xgrammar drops the ``maxLength``.
@@ -63,8 +63,9 @@ from reasoner.tools import ToolRegistry, ToolSpec
 TOKENIZERS = ("llama3_tokenizer", "qwen_tokenizer", "smollm2_tokenizer")
 BOUNDS = {"max_nodes": 3, "max_string": 16, "max_array": 3}
 PROMPT = [Message("system", "You plan tool calls as JSON."), Message("user", "Plan the calls that answer: what next?")]
-# xgrammar writes a bounded number as at most 6 fraction digits (sign, int part, '.', digits)
-XGRAMMAR_NUMBER_BYTES = 32
+# xgrammar writes a bounded number as at most 6 fraction digits (sign, int part, '.', digits);
+# reasoner.grammars bounds llguidance's to 16 integer and 9 fraction digits
+NUMBER_BYTES = {"xgrammar": 32, "llguidance": 32}
 # examples per backend x tokenizer (xgrammar compiles a maxLength string in 0.2-3 s);
 # REASONER_PROPERTY_SCALE=20 runs twenty times as many
 EXAMPLES = {"llguidance": 6, "xgrammar": 2, "outlines": 4}
@@ -176,7 +177,7 @@ class Palette:
 
 
 PALETTES = {
-    "llguidance": Palette(integers=True, numbers=False, escaped_keys=True, untyped_outputs=True, non_ascii_literals=True),
+    "llguidance": Palette(integers=True, numbers=True, escaped_keys=True, untyped_outputs=True, non_ascii_literals=True),
     "xgrammar": Palette(integers=True, numbers=True, escaped_keys=True, untyped_outputs=False, non_ascii_literals=True),
     "outlines": Palette(integers=False, numbers=False, escaped_keys=False, untyped_outputs=True, non_ascii_literals=False),
 }
@@ -350,7 +351,7 @@ def _property(model: TransformersModel, backend: str, examples: int, *, strict: 
     """Decode plans for ``examples`` random registries; every outcome is a valid plan or a
     documented refusal (anything else fails here). Returns the tally."""
     outcomes = Outcomes()
-    number_bytes = XGRAMMAR_NUMBER_BYTES if backend == "xgrammar" else math.inf
+    number_bytes = NUMBER_BYTES.get(backend, math.inf)
 
     # no shrinking: each step recompiles a grammar, and a registry is small enough to read
     @settings(max_examples=examples, deadline=None, suppress_health_check=HEALTH, database=None, phases=[Phase.generate])
@@ -406,11 +407,6 @@ def _tool(name: str, properties: dict[str, Any], output_schema: dict[str, Any] |
     return ToolSpec(name=name, description=name, input_schema=input_schema, output_schema=output_schema, fn=_never_called, is_async=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llguidance does not bound the fraction digits of a JSON number, even with minimum/maximum; "
-    "bound numbers in reasoner.grammars (e.g. a number lexeme with at most 16 fraction digits)",
-)
 def test_llguidance_number_arguments_end_within_budget(llama3_tokenizer: Any) -> None:
     # Llama-3 has ~1,100 multi-digit number tokens and few that close a number, so a random
     # model keeps writing digits (Qwen3 and SmolLM2 split digits one by one and close sooner;

@@ -83,7 +83,7 @@ def test_every_object_is_closed_and_every_string_and_array_is_bounded(registry: 
     assert {"string", "array", "object", "integer", "number"} <= seen_types
 
 
-def test_tighter_tool_bounds_are_kept_and_looser_ones_lowered() -> None:
+def test_a_tools_own_bounds_win_and_the_plan_bounds_fill_in() -> None:
     registry = _one_tool("t", {
         "type": "object",
         "properties": {
@@ -91,6 +91,8 @@ def test_tighter_tool_bounds_are_kept_and_looser_ones_lowered() -> None:
             "long": {"type": "string", "maxLength": 10_000},
             "few": {"type": "array", "items": {"type": "integer"}, "maxItems": 2},
             "many": {"type": "array", "items": {"type": "integer"}, "minItems": 50},
+            "free": {"type": "string"},
+            "list": {"type": "array", "items": {"type": "integer"}},
         },
         "required": [],
         "additionalProperties": False,
@@ -98,8 +100,9 @@ def test_tighter_tool_bounds_are_kept_and_looser_ones_lowered() -> None:
     args = plan_schema(registry, max_string=64, max_array=10)["properties"]["nodes"]["items"]["oneOf"][0]["properties"]["args"]
     value = {name: prop["anyOf"][0] for name, prop in args["properties"].items()}
     assert value["short"]["maxLength"] == 8
-    assert value["long"]["maxLength"] == 64
+    assert value["long"]["maxLength"] == 10_000  # the tool says its argument may be that long
     assert value["few"]["maxItems"] == 2
+    assert value["free"]["maxLength"] == 64 and value["list"]["maxItems"] == 10
     assert (value["many"]["minItems"], value["many"]["maxItems"]) == (50, 50)  # a tool's minimum wins, or nothing fits
 
 

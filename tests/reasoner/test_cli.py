@@ -257,9 +257,21 @@ def test_trace_into_a_missing_folder_fails_before_running(capsys: pytest.Capture
     assert model.calls == [] and out == ""
 
 
-def test_budget_exceeded_names_the_option_to_raise(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_spent_iteration_budget_answers_partially_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     replan = '{"action":"replan","reason":"need more"}'
     models = scripted(PLAN, replan, ANSWER)
+    code, out, err = cli(capsys, "run", "Compare", "--planner", "scripted", "--max-iterations", "1", "--json", models=models)
+    assert code == 0, err
+    last = json.loads(out.splitlines()[-1])
+    assert last["type"] == "run.completed" and last["data"]["partial"] == "the budget of 1 plan(s) ran out; still missing: need more"
+    code, out, err = cli(capsys, "run", "Compare", "--planner", "scripted", "--max-iterations", "1", models=scripted(PLAN, replan, ANSWER))
+    assert "partial:  the budget of 1 plan(s) ran out" in out
+
+
+def test_budget_exceeded_names_the_option_to_raise(capsys: pytest.CaptureFixture[str]) -> None:
+    # nothing to answer from (the only call failed): the spent budget is an error
+    failing = '{"nodes":[{"id":1,"tool":"stock_price","args":{"ticker":"NOPE"}}]}'
+    models = scripted(failing, '{"action":"replan","reason":"need more"}', ANSWER)
     code, out, err = cli(capsys, "run", "Compare", "--planner", "scripted", "--max-iterations", "1", "--json", models=models)
     assert_one_error(code, err, "iterations", "--max-iterations")
     assert json.loads(out.splitlines()[-1])["type"] == "run.failed"

@@ -43,6 +43,16 @@ async def sleepy(x: int) -> int:
     return x
 
 
+@tool
+async def fails(x: int) -> int:
+    """Always fail.
+
+    Args:
+        x: anything.
+    """
+    raise RuntimeError(f"no luck with {x}")
+
+
 def plan(*nodes: tuple[str, dict[str, object]], first: int = 1) -> str:
     return json.dumps({"nodes": [{"id": first + i, "tool": t, "args": a} for i, (t, a) in enumerate(nodes)]})
 
@@ -112,13 +122,25 @@ async def test_nodes_start_before_the_planner_finishes() -> None:
     assert types.index("node.started") < types.index("plan.completed")
 
 
-async def test_iteration_budget_ends_the_run_with_budget_exceeded() -> None:
+async def test_iteration_budget_ends_with_a_partial_answer_from_the_results() -> None:
     replan = '{"action":"replan","reason":"more"}'
-    model = ScriptedModel([plan(("double", {"x": 1})), replan, plan(("double", {"x": 2}), first=2), replan])
+    model = ScriptedModel([plan(("double", {"x": 1})), replan, plan(("double", {"x": 2}), first=2), replan, "2 and 4, more is missing"])
     engine = Engine([double], planner=model, budget=Budget(iterations=2))
+    seen = [event async for event in engine.stream("q")]
+    assert seen[-1].type == "run.completed"
+    assert seen[-1].data["partial"] == "the budget of 2 plan(s) ran out; still missing: more"
+    assert seen[-1].data["answer"] == "2 and 4, more is missing"
+    assert "The results are incomplete (the budget of 2 plan(s) ran out" in model.calls[-1].messages[-1].content
+    result = await Engine([double], planner=ScriptedModel(model.responses), budget=Budget(iterations=2)).reason("q")
+    assert result.partial is not None and result.outputs == {1: 2, 2: 4}
+
+
+async def test_iteration_budget_raises_only_with_nothing_to_answer_from() -> None:
+    replan = '{"action":"replan","reason":"it failed"}'
+    model = ScriptedModel([plan(("fails", {"x": 1})), replan, plan(("fails", {"x": 2}), first=2), replan])
     seen = []
     with pytest.raises(BudgetExceeded, match="iterations limit of 2"):
-        async for event in engine.stream("q"):
+        async for event in Engine([fails], planner=model, budget=Budget(iterations=2)).stream("q"):
             seen.append(event)
     assert seen[-1].type == "run.failed"
     assert seen[-1].data["error"]["type"] == "BudgetExceeded"
