@@ -33,10 +33,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError, relevance
+from jsonschema.exceptions import ValidationError, relevance
 
 from reasoner.errors import ToolDefinitionError, ToolError
+from reasoner.grammars._jsonschema import SchemaProblem, check_schema, check_size, validator_for
 from reasoner.tools._jsonschema import RecursiveSchema, close_objects, inline_refs
 from reasoner.tools._options import check_name
 
@@ -79,13 +79,24 @@ def convert_function_spec(spec: Mapping[str, Any]) -> ConvertedSpec:
     parameters = body.get("parameters", body.get("input_schema"))
     if parameters is None:
         parameters = {"type": "object", "properties": {}}
+    _check_size(name, parameters, "")
     input_schema = _top_level(name, _convert(name, parameters, ""))
     output = spec.get("output_schema")
+    if output is not None:
+        _check_size(name, output, "return")
     output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return")
     metadata = spec.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise ToolDefinitionError(f"tool {name!r}: metadata must be a dict of tool options", tool=name)
     return ConvertedSpec(name, description, input_schema, output_schema, dict(metadata))
+
+
+def _check_size(tool: str, schema: Any, path: str) -> None:
+    """The size and depth limits, before any recursive walk of a schema we did not write."""
+    try:
+        check_size(schema)
+    except SchemaProblem as exc:
+        raise _fail(tool, path, f"is too large: {exc}") from exc
 
 
 def _fail(tool: str, path: str, why: str) -> ToolDefinitionError:
@@ -146,16 +157,17 @@ def _finish(tool: str, schema: Any, parameter: str) -> dict[str, Any]:
         raise _fail(tool, parameter, "must be a JSON Schema object")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     try:
+        check_schema(schema)
+    except SchemaProblem as exc:
+        raise _fail(tool, parameter, f"is not valid JSON Schema: {exc}") from exc
+    try:
         schema = inline_refs(schema, defs)
     except RecursiveSchema as exc:
         raise _fail(tool, parameter, f"uses the recursive definition {exc.name!r}, which cannot be inlined") from exc
     except KeyError as exc:
         raise _fail(tool, parameter, f"has a $ref that is not a local #/$defs/ definition: {exc.args[0]!r}") from exc
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(map(str, exc.absolute_path)) or "(root)"
-        raise _fail(tool, parameter, f"is not valid JSON Schema at {where}: {exc.message}") from exc
+    except SchemaProblem as exc:
+        raise _fail(tool, parameter, f"is too large: {exc}") from exc
     return close_objects(schema)
 
 
@@ -185,7 +197,7 @@ def _top_level(tool: str, schema: Any) -> dict[str, Any]:
 def schema_validator(tool: str, schema: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A ``validate_args`` for ``schema``: jsonschema (Draft 2020-12); raises ``ToolError``
     naming the tool, each offending argument and the problem. Valid arguments pass unchanged."""
-    validator = Draft202012Validator(schema)
+    validator = validator_for(schema)
     properties = schema["properties"]
 
     def validate_args(args: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""Function specs written to hurt: exponential $refs, huge or deep schemas, backtracking patterns."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from reasoner.errors import ToolDefinitionError, ToolError
+from reasoner.tools import ToolSpec
+
+
+def spec(parameters: dict[str, Any], output: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "function", "function": {"name": "probe", "description": "d", "parameters": parameters}}
+    if output is not None:
+        body["output_schema"] = output
+    return body
+
+
+def fn(**kwargs: Any) -> str:
+    return "ok"
+
+
+def doubling_defs(depth: int) -> dict[str, Any]:
+    defs: dict[str, Any] = {f"d{i}": {"anyOf": [{"$ref": f"#/$defs/d{i + 1}"}, {"$ref": f"#/$defs/d{i + 1}"}]} for i in range(depth)}
+    defs[f"d{depth}"] = {"type": "string"}
+    return defs
+
+
+@pytest.mark.timeout(20)
+def test_exponential_refs_are_refused_naming_the_parameter() -> None:
+    parameters = {"type": "object", "properties": {"x": {"$ref": "#/$defs/d0"}}, "required": ["x"], "$defs": doubling_defs(24)}
+    with pytest.raises(ToolDefinitionError, match="expands to more than") as info:
+        ToolSpec.from_schema(spec(parameters), fn)  # the old inliner: no answer in 25 s at depth 16
+    assert info.value.parameter == "x" and info.value.tool == "probe"
+
+
+@pytest.mark.timeout(20)
+def test_exponential_refs_in_the_output_schema_are_refused() -> None:
+    output = {"$ref": "#/$defs/d0", "$defs": doubling_defs(24)}
+    with pytest.raises(ToolDefinitionError, match="parameter 'return' is too large"):
+        ToolSpec.from_schema(spec({"type": "object", "properties": {}}, output), fn)
+
+
+def test_a_deep_schema_is_refused_not_a_recursion_error() -> None:
+    inner: dict[str, Any] = {"type": "string"}
+    for _ in range(400):
+        inner = {"type": "object", "properties": {"a": inner}}
+    with pytest.raises(ToolDefinitionError, match="nests deeper than 64"):
+        ToolSpec.from_schema(spec({"type": "object", "properties": {"a": inner}}), fn)
+
+
+@pytest.mark.timeout(20)
+def test_validate_args_runs_patterns_in_linear_time() -> None:
+    parameters = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}, "required": ["s"]}
+    probe = ToolSpec.from_schema(spec(parameters), fn)
+    started = time.perf_counter()
+    with pytest.raises(ToolError, match="does not match"):
+        probe.validate_args({"s": "a" * 40 + "!"})  # Python's re: about 2**40 steps
+    assert time.perf_counter() - started < 5
+
+
+def test_a_pattern_re2_cannot_run_is_refused_at_registration() -> None:
+    parameters = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(?!admin).*$"}}, "required": ["s"]}
+    with pytest.raises(ToolDefinitionError, match="lookaround") as info:
+        ToolSpec.from_schema(spec(parameters), fn)
+    assert info.value.parameter == "s"
