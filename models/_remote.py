@@ -57,6 +57,7 @@ from reasoner.models._remote_wire import (
     Tally,
     auth,
     chat_body,
+    public_url,
     retry_after,
     schema_prompted,
     server_detail,
@@ -159,11 +160,11 @@ class OpenAIModel:
         self._shared: httpx.AsyncClient | None = None
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._rejected: set[str] = set()  # fingerprints of schemas the server refused
-        self._where = f"model {self.name!r} at {httpx.URL(url).copy_with(username=None, password=None)}"
+        self._where = f"model {self.name!r} at {public_url(url)}"
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIModel(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r}, structured={self.structured!r})"
+            f"OpenAIModel(name={self.name!r}, model={self.model!r}, base_url={public_url(self.base_url)!r}, structured={self.structured!r})"
         )
 
     async def __aenter__(self) -> OpenAIModel:

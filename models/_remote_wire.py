@@ -7,9 +7,13 @@ import contextlib
 import datetime
 import email.utils
 import json
+import re
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from reasoner.errors import ModelError, ModelUnavailable, UsageError
 from reasoner.models._protocol import FinishReason, GenerateOptions, Message
@@ -25,8 +29,10 @@ __all__ = [
     "Tally",
     "auth",
     "chat_body",
+    "public_url",
     "retry_after",
     "schema_prompted",
+    "scrub",
     "server_detail",
     "unfence",
     "usage_counts",
@@ -247,9 +253,26 @@ def unfence(text: str) -> str:
     return stripped.strip()
 
 
+def scrub(text: str, key: str | None) -> str:
+    """``text`` without ``key`` in any spelling a server may echo it in: as sent, URL-encoded
+    (``%2B`` for ``+``), JSON-escaped, or in another letter case."""
+    if not key:
+        return text
+    spellings = {key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key), json.dumps(key)[1:-1]}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = re.sub(re.escape(spelling), "<api key>", text, flags=re.IGNORECASE)
+    return text
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment (where keys hide in a ``base_url``)."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
 def server_detail(text: str, key: str | None = None) -> str:
     """Server text fit for a message: the error's message when it is JSON, short, no key."""
-    text = text.replace(key, "<api key>") if key else text  # before cutting: no partial key either
+    text = scrub(text, key)  # before cutting: no partial key either
     with contextlib.suppress(ValueError, AttributeError, TypeError, RecursionError):
         error = json.loads(text)
         error = error.get("error", error) if isinstance(error, dict) else error

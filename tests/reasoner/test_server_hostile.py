@@ -241,3 +241,30 @@ async def test_a_body_that_does_not_arrive_in_time_gets_408() -> None:
     with anyio.fail_after(3):
         await app(scope, receive, send)
     assert sent[0]["status"] == 408
+
+
+async def test_error_texts_reach_clients_without_urls_paths_or_length() -> None:
+    from reasoner.errors import ModelError
+
+    @tool
+    def leaky(ticker: str) -> float:
+        """Fails with internals in its message.
+
+        Args:
+            ticker: exchange symbol.
+        """
+        raise OSError(f"cannot read /srv/secret/prices/{ticker}.csv via http://10.0.0.7:9000/internal?token=abc " + "x" * 2000)
+
+    plan = json.dumps({"nodes": [{"id": 1, "tool": "leaky", "args": {"ticker": "MSFT"}}]})
+    upstream_failure = ModelError("model 'big' at http://gpu-7.internal:8000/v1: HTTP 500: {'detail': 'trace at /opt/vllm/x.py'}")
+
+    def make() -> Engine:
+        return Engine(tools=[leaky], planner=ScriptedModel([plan, FINISH, upstream_failure]), answerer=ScriptedModel([upstream_failure]))
+
+    async for c in client_for(create_app(make)):
+        r = await c.post("/v1/reason", json={"query": "q", "stream": True})
+    text = r.text
+    assert "node.failed" in text and "run.failed" in text
+    for secret in ("/srv/secret", "10.0.0.7", "token=abc", "gpu-7.internal", "/opt/vllm", "x" * 600):
+        assert secret not in text, secret
+    assert "<path>" in text and "<url>" in text

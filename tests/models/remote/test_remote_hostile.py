@@ -138,3 +138,20 @@ async def test_a_malformed_upstream_falls_back_to_the_next_model() -> None:
 async def test_a_good_stream_still_works() -> None:
     reply = await complete(model(upstream(sse({"choices": [{"index": 0, "delta": {"content": "ok"}}], "usage": {"prompt_tokens": 3}}))), [Message("user", "hi")])
     assert reply.text == "ok"
+
+
+async def test_keys_echoed_encoded_or_in_another_case_and_keys_in_base_url_never_show() -> None:
+    key = "sk-Ab+c/D=9"
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        echoed = f"bad key {key} / {key.lower()} / {key.upper()} / sk-Ab%2Bc%2FD%3D9 / sk-Ab%2bc%2fd%3d9"
+        return httpx.Response(400, json={"error": {"message": echoed}})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handle))
+    remote = OpenAIModel("https://user:pw@upstream.test/v1?api-key=sk-query-key", "m", client=client, api_key=key, max_retries=0)
+    with pytest.raises(ModelError) as info:
+        await complete(remote, "hi")
+    said = str(info.value) + repr(remote)
+    assert said.count("<api key>") == 5, said
+    for secret in ("Ab+c", "ab+c", "AB+C", "%2B", "%2b", "sk-query-key", "pw", "user"):
+        assert secret not in said, secret
