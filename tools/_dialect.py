@@ -24,7 +24,9 @@ Also: a draft-04 ``items: [...]`` list becomes ``prefixItems``; ``optional: true
 dropped (what is optional is what ``required`` leaves out); local ``$ref``s are inlined
 (a recursive schema is refused); every object that lists ``properties`` gets
 ``additionalProperties: false``, the top level always (the planner may emit only declared
-arguments). Anything else unknown is refused with the parameter's path.
+arguments). An ``output_schema`` is kept open where it is silent (only ``$ref``s inlined):
+output schemas are often incomplete, and a ref to a field they do not list is allowed.
+Anything else unknown is refused with the parameter's path.
 """
 
 from __future__ import annotations
@@ -66,13 +68,14 @@ class ConvertedSpec:
     metadata: dict[str, Any]
 
 
-def convert_function_spec(spec: Mapping[str, Any]) -> ConvertedSpec:
+def convert_function_spec(spec: Mapping[str, Any], *, name: str | None = None) -> ConvertedSpec:
     """Read a function spec in any accepted shape; raise :class:`ToolDefinitionError` naming
-    the parameter for anything that cannot be represented."""
+    the parameter for anything that cannot be represented. ``name`` replaces the spec's own
+    name before anything is checked (so a spec whose name is not an identifier can be used)."""
     if not isinstance(spec, Mapping):
         raise ToolDefinitionError(f"a function spec must be a dict, got {type(spec).__name__}")
     body = spec["function"] if isinstance(spec.get("function"), Mapping) else spec
-    name = check_name(body.get("name"))
+    name = check_name(name if name is not None else body.get("name"))
     description = body.get("description") or ""
     if not isinstance(description, str):
         raise ToolDefinitionError(f"tool {name!r}: description must be a string", tool=name)
@@ -84,7 +87,8 @@ def convert_function_spec(spec: Mapping[str, Any]) -> ConvertedSpec:
     output = spec.get("output_schema")
     if output is not None:
         _check_size(name, output, "return")
-    output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return")
+    # the output schema as written: open where it says nothing (it is often incomplete)
+    output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return", close=False)
     metadata = spec.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise ToolDefinitionError(f"tool {name!r}: metadata must be a dict of tool options", tool=name)
@@ -152,23 +156,23 @@ def _convert_type(tool: str, schema: dict[str, Any], path: str) -> dict[str, Any
     return {**schema, "type": mapped if isinstance(declared, list) else mapped[0]}
 
 
-def _finish(tool: str, schema: Any, parameter: str) -> dict[str, Any]:
+def _finish(tool: str, schema: Any, parameter: str, *, close: bool = True) -> dict[str, Any]:
     if not isinstance(schema, dict):
         raise _fail(tool, parameter, "must be a JSON Schema object")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     try:
-        check_schema(schema)
+        check_schema(schema, sized=True)  # convert_function_spec checked the sizes
     except SchemaProblem as exc:
         raise _fail(tool, parameter, f"is not valid JSON Schema: {exc}") from exc
     try:
-        schema = inline_refs(schema, defs)
+        schema = inline_refs(schema, defs, copy=not close)  # close_objects copies
     except RecursiveSchema as exc:
         raise _fail(tool, parameter, f"uses the recursive definition {exc.name!r}, which cannot be inlined") from exc
     except KeyError as exc:
         raise _fail(tool, parameter, f"has a $ref that is not a local #/$defs/ definition: {exc.args[0]!r}") from exc
     except SchemaProblem as exc:
         raise _fail(tool, parameter, f"is too large: {exc}") from exc
-    return close_objects(schema)
+    return close_objects(schema) if close else schema
 
 
 def _top_level(tool: str, schema: Any) -> dict[str, Any]:

@@ -62,7 +62,7 @@ def close_objects(schema: Schema) -> Schema:
     return out
 
 
-def inline_refs(schema: Schema, defs: Mapping[str, Schema], *, limits: SchemaLimits = DEFAULT_LIMITS) -> Schema:
+def inline_refs(schema: Schema, defs: Mapping[str, Schema], *, limits: SchemaLimits = DEFAULT_LIMITS, copy: bool = True) -> Schema:
     """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
 
     Keywords beside a ``$ref`` (``description``, ``default``) override the definition's;
@@ -72,7 +72,9 @@ def inline_refs(schema: Schema, defs: Mapping[str, Schema], *, limits: SchemaLim
     would expand past ``limits.max_expanded`` subschemas or ``limits.max_depth`` levels
     (definitions that each refer twice to the next double at every level) raises
     :class:`SchemaProblem` instead. Raises :class:`RecursiveSchema` for a cycle and
-    ``KeyError`` for a ref to a missing or non-local definition.
+    ``KeyError`` for a ref to a missing or non-local definition. With ``copy=False`` an
+    inlined definition is one object shared by every place that refers to it (for a caller
+    that copies the result anyway, e.g. through :func:`close_objects`).
     """
     done: dict[str, tuple[Schema, int, int]] = {}  # definition -> (inlined, subschemas, depth)
 
@@ -102,7 +104,7 @@ def inline_refs(schema: Schema, defs: Mapping[str, Schema], *, limits: SchemaLim
         return _count(out, size + 1, height + 1, limits, None)
 
     shared, _, _ = visit(schema, (), 0)
-    inlined: Schema = _unshare(shared)
+    inlined: Schema = _unshare(shared) if copy else dict(shared)
     inlined.pop("$defs", None)
     inlined.pop("definitions", None)
     return inlined
