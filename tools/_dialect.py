@@ -117,6 +117,8 @@ def _convert(tool: str, schema: Any, path: str) -> Any:
     out = {k: v for k, v in schema.items() if k != "optional"}
     if "type" in out:
         out = _convert_type(tool, out, path)
+    if "type" in out:  # not after "any"
+        _check_values(tool, out, path)
     if isinstance(out.get("items"), list):  # draft-04 tuple form
         out["prefixItems"] = out.pop("items")
     for key in _SUB_ONE:
@@ -154,6 +156,34 @@ def _convert_type(tool: str, schema: dict[str, Any], path: str) -> dict[str, Any
         if target not in mapped:
             mapped.append(target)
     return {**schema, "type": mapped if isinstance(declared, list) else mapped[0]}
+
+
+def _json_types(value: Any) -> set[str]:
+    if value is None:
+        return {"null"}
+    if isinstance(value, bool):
+        return {"boolean"}
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return {"integer", "number"}
+    if isinstance(value, float):
+        return {"number"}
+    if isinstance(value, str):
+        return {"string"}
+    return {"array"} if isinstance(value, list) else {"object"} if isinstance(value, dict) else set()
+
+
+def _check_values(tool: str, schema: dict[str, Any], path: str) -> None:
+    """Refuse an ``enum``/``const`` no value of which has the declared type: the parameter
+    could never be given, and planning would fail later without naming it."""
+    declared = schema["type"]
+    types = set(declared if isinstance(declared, list) else [declared])
+    if "const" in schema and not _json_types(schema["const"]) & types:
+        raise _fail(tool, path, f"has const {schema['const']!r}, which is not of its type {declared!r}; fix one of them")
+    values = schema.get("enum")
+    if isinstance(values, list) and not any(_json_types(v) & types for v in values):
+        shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        why = "an empty enum" if not values else f"enum values ({shown}), none of which is of its type {declared!r}"
+        raise _fail(tool, path, f"has {why}, so no value is valid; fix the type or the enum")
 
 
 def _finish(tool: str, schema: Any, parameter: str, *, close: bool = True) -> dict[str, Any]:

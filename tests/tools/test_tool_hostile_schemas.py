@@ -66,3 +66,24 @@ def test_a_pattern_re2_cannot_run_is_refused_at_registration() -> None:
     with pytest.raises(ToolDefinitionError, match="lookaround") as info:
         ToolSpec.from_schema(spec(parameters), fn)
     assert info.value.parameter == "s"
+
+
+@pytest.mark.parametrize(
+    ("prop", "words"),
+    [
+        ({"type": "array", "enum": ["a", "b"]}, "enum values ('a', 'b'), none of which is of its type 'array'"),
+        ({"type": "integer", "enum": [1.5, "2"]}, "none of which is of its type 'integer'"),
+        ({"type": "string", "enum": []}, "an empty enum"),
+        ({"type": "boolean", "const": "yes"}, "const 'yes', which is not of its type 'boolean'"),
+    ],
+)
+def test_an_unsatisfiable_parameter_is_refused_naming_tool_and_parameter(prop: dict[str, Any], words: str) -> None:
+    parameters = {"type": "object", "properties": {"mode": prop}, "required": ["mode"]}
+    with pytest.raises(ToolDefinitionError, match="tool 'probe': parameter 'mode'") as info:
+        ToolSpec.from_schema(spec(parameters), fn)  # was: registered, then "'nodes' is unsatisfiable" at planning
+    assert words in str(info.value) and info.value.parameter == "mode"
+
+
+def test_enums_with_some_values_of_the_type_still_register() -> None:
+    parameters = {"type": "object", "properties": {"n": {"type": ["integer", "null"], "enum": [1, 2.0, None, "x"]}}, "required": ["n"]}
+    assert ToolSpec.from_schema(spec(parameters), fn).input_schema["properties"]["n"]["enum"] == [1, 2.0, None, "x"]
