@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+_PARSE_INLINE_BYTES = 64 * 1024
 # one schema check at a time: a check holds the GIL, and the event loop must keep answering
 _SCHEMA_CHECKS = anyio.CapacityLimiter(1)
 
@@ -69,7 +70,10 @@ async def read_body(request: Request, model: type[M], limit: int, timeout_s: flo
             408, f"the request body did not arrive within {timeout_s:g} s", code="request_timeout", headers={"Connection": "close"}
         ) from None
     try:
-        return model.model_validate_json(bytes(body))
+        if len(body) <= _PARSE_INLINE_BYTES:
+            return model.model_validate_json(bytes(body))
+        # a large body takes tens of milliseconds to parse: not on the event loop
+        return await anyio.to_thread.run_sync(model.model_validate_json, bytes(body))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
 

@@ -57,6 +57,7 @@ _TYPES: dict[str, str | None] = {
 _SUB_ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
 _SUB_LIST = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUB_MAP = ("properties", "patternProperties", "$defs", "definitions")
+_SUB_KIND = {**dict.fromkeys(_SUB_ONE, "one"), **dict.fromkeys(_SUB_LIST, "list"), **dict.fromkeys(_SUB_MAP, "map")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,20 +122,19 @@ def _convert(tool: str, schema: Any, path: str) -> Any:
         _check_values(tool, out, path)
     if isinstance(out.get("items"), list):  # draft-04 tuple form
         out["prefixItems"] = out.pop("items")
-    for key in _SUB_ONE:
-        if key in out:
-            out[key] = _convert(tool, out[key], f"{path}[]" if key == "items" else path)
-    for key in _SUB_LIST:
-        if key in out:
-            if not isinstance(out[key], list):
+    for key in [k for k in out if k in _SUB_KIND]:  # one pass over the keys present
+        kind, value = _SUB_KIND[key], out[key]
+        if kind == "one":
+            out[key] = _convert(tool, value, f"{path}[]" if key == "items" else path)
+        elif kind == "list":
+            if not isinstance(value, list):
                 raise _fail(tool, path, f"has {key} that is not a list")
-            out[key] = [_convert(tool, s, f"{path}[]" if key == "prefixItems" else path) for s in out[key]]
-    for key in _SUB_MAP:
-        if key in out:
-            if not isinstance(out[key], Mapping):
+            out[key] = [_convert(tool, s, f"{path}[]" if key == "prefixItems" else path) for s in value]
+        else:
+            if not isinstance(value, Mapping):
                 raise _fail(tool, path, f"has {key} that is not an object")
             named = key in ("properties", "patternProperties")  # keys are parameter names, not definitions
-            out[key] = {k: _convert(tool, s, _join(path, k) if named else path) for k, s in out[key].items()}
+            out[key] = {k: _convert(tool, s, _join(path, k) if named else path) for k, s in value.items()}
     return out
 
 
