@@ -211,7 +211,7 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     body = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
     try:
-        return inline_refs(body, defs)
+        return inline_refs(body, defs, root=schema)
     except SchemaProblem as exc:
         raise UsageError(f"output schema is too large: {exc}") from exc
     except RecursiveSchema as exc:

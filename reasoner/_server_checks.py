@@ -148,7 +148,8 @@ async def check_output(schema: dict[str, Any] | None, param: str, *, limits: Sch
             return f"not a valid JSON Schema: {exc}"
         try:
             defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
-            inline_refs({k: v for k, v in schema.items() if k not in ("$defs", "definitions")}, defs, limits=limits)
+            body = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
+            inline_refs(body, defs, limits=limits, root=schema)
         except SchemaProblem as exc:
             return f"the schema is too large for this server: {exc}"
         except (RecursiveSchema, KeyError, AttributeError, TypeError):

@@ -195,7 +195,7 @@ def _finish(tool: str, schema: Any, parameter: str, *, close: bool = True) -> di
     except SchemaProblem as exc:
         raise _fail(tool, parameter, f"is not valid JSON Schema: {exc}") from exc
     try:
-        schema = inline_refs(schema, defs, copy=not close)  # close_objects copies
+        schema = inline_refs(schema, defs, copy=not close, root=schema)  # close_objects copies
     except RecursiveSchema as exc:
         raise _fail(tool, parameter, f"uses the recursive definition {exc.name!r}, which cannot be inlined") from exc
     except KeyError as exc:

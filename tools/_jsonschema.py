@@ -62,10 +62,20 @@ def close_objects(schema: Schema) -> Schema:
     return out
 
 
-def inline_refs(schema: Schema, defs: Mapping[str, Schema], *, limits: SchemaLimits = DEFAULT_LIMITS, copy: bool = True) -> Schema:
+def inline_refs(
+    schema: Schema,
+    defs: Mapping[str, Schema],
+    *,
+    limits: SchemaLimits = DEFAULT_LIMITS,
+    copy: bool = True,
+    root: Schema | None = None,
+) -> Schema:
     """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
 
-    Keywords beside a ``$ref`` (``description``, ``default``) override the definition's;
+    With ``root`` (the whole schema as written), any other local JSON pointer
+    (``#/properties/a/items``) is followed into it too. Keywords beside a ``$ref``
+    (``description``, ``default``) override the definition's, except in a schema whose
+    ``$schema`` is draft 7 or older (``root``'s), where they are ignored, as those drafts say;
     a ``discriminator`` with a ``mapping`` (OpenAPI, pointing at definitions) is dropped.
     Each definition is inlined once and shared, and the size of the result is counted
     before it is built, so the work is linear in the schema as written: a schema that
@@ -77,19 +87,29 @@ def inline_refs(schema: Schema, defs: Mapping[str, Schema], *, limits: SchemaLim
     that copies the result anyway, e.g. through :func:`close_objects`).
     """
     done: dict[str, tuple[Schema, int, int]] = {}  # definition -> (inlined, subschemas, depth)
+    old_draft = root is not None and _ignores_ref_siblings(root.get("$schema"))
+
+    def lookup(ref: str) -> tuple[str, Schema]:
+        try:
+            name = _local_name(ref)
+            return name, defs[name]
+        except KeyError:
+            if root is None:
+                raise
+        return ref, _pointer(root, ref)
 
     def visit(node: Schema, stack: tuple[str, ...], depth: int) -> tuple[Schema, int, int]:
         if depth > limits.max_depth:
             raise SchemaProblem(f"the schema nests deeper than {limits.max_depth} subschemas once its $refs are inlined")
         ref = node.get("$ref")
         if isinstance(ref, str):
-            name = _local_name(ref)
+            name, definition = lookup(ref)
             if name in stack:
                 raise RecursiveSchema(name)
             if name not in done:
-                done[name] = visit(defs[name], (*stack, name), depth + 1)
+                done[name] = visit(definition, (*stack, name), depth + 1)
             target, size, height = done[name]
-            rest = {k: v for k, v in node.items() if k != "$ref"}
+            rest = {} if old_draft else {k: v for k, v in node.items() if k != "$ref"}
             siblings, more, high = _children(rest, lambda c: visit(c, stack, depth + 1))
             return _count({**target, **siblings}, size + more, max(height, high), limits, ref)
         out, size, height = _children(node, lambda child: visit(child, stack, depth + 1))
@@ -141,6 +161,31 @@ def _unshare(node: Any) -> Any:
         return {k: _unshare(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_unshare(v) for v in node]
+    return node
+
+
+_OLD_DRAFTS = ("draft-03", "draft-04", "draft-06", "draft-07")
+
+
+def _ignores_ref_siblings(dialect: Any) -> bool:
+    return isinstance(dialect, str) and any(d in dialect for d in _OLD_DRAFTS)
+
+
+def _pointer(root: Schema, ref: str) -> Schema:
+    """The subschema at a local JSON pointer (``#/properties/a``); ``KeyError`` if none."""
+    if not ref.startswith("#"):
+        raise KeyError(ref)
+    node: Any = root
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise KeyError(ref)
+    if not isinstance(node, dict):
+        raise KeyError(ref)
     return node
 
 

@@ -87,3 +87,22 @@ def test_an_unsatisfiable_parameter_is_refused_naming_tool_and_parameter(prop: d
 def test_enums_with_some_values_of_the_type_still_register() -> None:
     parameters = {"type": "object", "properties": {"n": {"type": ["integer", "null"], "enum": [1, 2.0, None, "x"]}}, "required": ["n"]}
     assert ToolSpec.from_schema(spec(parameters), fn).input_schema["properties"]["n"]["enum"] == [1, 2.0, None, "x"]
+
+
+def test_refs_into_the_schema_itself_are_followed() -> None:
+    parameters = {
+        "type": "object",
+        "properties": {"home": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40}}}, "work": {"$ref": "#/properties/home"}},
+        "required": ["home", "work"],
+    }
+    tool = ToolSpec.from_schema(spec(parameters), fn)  # was: "has a $ref that is not a local #/$defs/ definition"
+    assert tool.input_schema["properties"]["work"]["properties"]["city"] == {"type": "string", "maxLength": 40}
+
+
+def test_draft_7_ignores_keywords_beside_a_ref() -> None:
+    from reasoner._loop import output_schema
+
+    defs = {"n": {"type": "integer"}}
+    _, draft7 = output_schema({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": defs, "$ref": "#/definitions/n", "maximum": 3})
+    _, modern = output_schema({"$defs": defs, "$ref": "#/$defs/n", "maximum": 3})
+    assert "maximum" not in draft7 and modern["maximum"] == 3
