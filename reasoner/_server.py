@@ -391,7 +391,9 @@ def create_app(
             a request with an ``Origin`` header (a web page's) gets 403.
         keepalive_s: seconds between ``: keep-alive`` comments on an idle event stream.
         engine_name: the model id that names the engine in ``/v1/models`` and chat requests.
-        max_budget: per-request budgets above it get 422 (``None``: no cap).
+        max_budget: a cap on per-request budgets, below the engine's own budget where it is
+            lower (``None``: the engine's budget is the cap). A request's budget may lower
+            each limit, never raise it (422); the limits it leaves out are the cap's.
         retry_after_s: the ``Retry-After`` sent with 429.
         trace_store_runs: finished runs kept for replay (0: none).
         allowed_hosts: names the ``Host`` header may carry (``"*"``: any); default loopback.
