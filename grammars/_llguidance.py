@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import llguidance
 import llguidance.hf
+import numpy as np
 
 from reasoner.errors import GrammarError
 from reasoner.grammars._bytes import reads_tokens_right, token_bytes
@@ -65,27 +67,56 @@ class LLGuidanceAdapter:
             )
         except ValueError as exc:
             raise GrammarError(f"llguidance could not read the schema: {exc}") from exc
-        # the constructor builds the grammar once and records any error (it never raises)
-        template = llguidance.LLMatcher(self._tokenizer, grammar, log_level=0)
-        if template.is_error():
-            raise _grammar_error(template.get_error())
+        template = _Template(self._tokenizer, grammar)
         words, eos = self._words, self._facts.eos_token_id
-        # deep_copy is ~1 us against ~300 us for a fresh LLMatcher
-        return lambda: _LLGuidanceMatcher(template.deep_copy(), words, eos)
+        return lambda: _LLGuidanceMatcher(template.copy(), words, eos, template.spoil)
+
+
+class _Template:
+    """The matcher every new one is copied from (deep_copy is ~1 us against ~300 us for a
+    fresh LLMatcher). Copies share the lexer's lazily built state, so one that hits a lexer
+    limit ("too many expressions constructed") breaks them all: after an error the template
+    is rebuilt from the grammar before the next copy, and a cached grammar stays usable."""
+
+    def __init__(self, tokenizer: Any, grammar: str) -> None:
+        self._tokenizer = tokenizer
+        self._grammar = grammar
+        self._lock = threading.Lock()
+        self._spoiled = False
+        self._matcher = self._fresh()
+
+    def _fresh(self) -> llguidance.LLMatcher:
+        # the constructor builds the grammar once and records any error (it never raises)
+        matcher = llguidance.LLMatcher(self._tokenizer, self._grammar, log_level=0)
+        if matcher.is_error():
+            raise _grammar_error(matcher.get_error())
+        return matcher
+
+    def copy(self) -> llguidance.LLMatcher:
+        with self._lock:
+            if self._spoiled:
+                self._matcher, self._spoiled = self._fresh(), False
+            return self._matcher.deep_copy()
+
+    def spoil(self) -> None:
+        with self._lock:
+            self._spoiled = True
 
 
 class _LLGuidanceMatcher:
-    __slots__ = ("_eos", "_m", "_words")
+    __slots__ = ("_eos", "_m", "_spoil", "_words")
 
-    def __init__(self, matcher: llguidance.LLMatcher, words: int, eos: int) -> None:
+    def __init__(self, matcher: llguidance.LLMatcher, words: int, eos: int, spoil: Callable[[], None]) -> None:
         self._m = matcher
         self._words = words
         self._eos = eos
+        self._spoil = spoil
 
     def fill_bitmask(self, bitmask: torch.Tensor) -> None:
         view = checked_bitmask(bitmask, self._words)
         self._m.unsafe_compute_mask_ptr(view.data_ptr(), self._words * 4)
         if self._m.is_error():
+            self._spoil()
             raise GrammarError(f"llguidance matcher failed: {self._m.get_error()}")
 
     def advance(self, token_id: int) -> None:
@@ -95,7 +126,17 @@ class _LLGuidanceMatcher:
             if not self._m.is_accepting() or not self._m.consume_token(token_id):
                 raise not_allowed(token_id, "llguidance", "the instance is not complete")
         elif self._m.try_consume_tokens([token_id]) != 1:
+            self._check_lexer()
             raise not_allowed(token_id, "llguidance")
+
+    def _check_lexer(self) -> None:
+        # a token refused because the lexer ran out of room is refused without an error
+        # state; computing the mask shows it (only on a refusal, so rarely)
+        scratch = np.zeros(self._words, dtype=np.int32)
+        self._m.unsafe_compute_mask_ptr(scratch.ctypes.data, self._words * 4)
+        if self._m.is_error():
+            self._spoil()
+            raise GrammarError(f"llguidance matcher failed: {self._m.get_error().strip().splitlines()[0]}")
 
     def forced_tokens(self) -> list[int]:
         return list(self._m.compute_ff_tokens())

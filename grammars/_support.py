@@ -137,6 +137,33 @@ def _integer_multiple_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> 
     return "xgrammar enforces multipleOf only for an integer multipleOf on a type: integer schema"
 
 
+def _length_alone(beside: tuple[str, ...], why: str) -> Rule:
+    def rule(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+        present = [k for k in beside if k in schema]
+        return None if not present else f"{why} ({' and '.join(present)} here)"
+
+    return rule
+
+
+# xgrammar drops minLength/maxLength when pattern or format is present ({"pattern": "^[a-z]+$",
+# "maxLength": 3} accepted "abcdef"); outlines_core's regex product of a format and a length
+# did not finish compiling in 120 s (format: email, minLength: 30)
+_XGRAMMAR_LENGTH: Final = _length_alone(("pattern", "format"), "xgrammar ignores minLength/maxLength beside pattern or format")
+_OUTLINES_LENGTH: Final = _length_alone(("format",), "outlines_core cannot combine minLength/maxLength with a format in time")
+
+# Exact regular expressions for the date formats, put in place of ``format`` for every
+# backend: the backends' own date grammars accept 2023-02-29 (and xgrammar 2023-04-31).
+# Years 0001-9999 (Python's date range, which jsonschema's format check uses).
+_YEAR: Final = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP_YEAR: Final = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_DATE: Final = (
+    rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    rf"|02-(?:0[1-9]|1[0-9]|2[0-8]))|{_LEAP_YEAR}-02-29)"
+)
+_TIME: Final = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+EXACT_FORMATS: Final[Mapping[str, str]] = MappingProxyType({"date": f"^{_DATE}$", "date-time": f"^{_DATE}T{_TIME}$"})
+
+
 _STRUCTURAL: Final[dict[str, Rule]] = {
     kw: _always
     for kw in (
@@ -170,17 +197,20 @@ _RULES: Final[Mapping[str, Mapping[str, Rule]]] = MappingProxyType(
             **_STRUCTURAL,
             **_NUMERIC,
             **_OBJECT_SIZE,
+            "minLength": _XGRAMMAR_LENGTH,
+            "maxLength": _XGRAMMAR_LENGTH,
             "allOf": _single_all_of,
             "oneOf": _disjoint_one_of,
             "multipleOf": _integer_multiple_of,
-            "format": _formats(
-                frozenset({"date", "date-time", "duration", "email", "hostname", "ipv4", "time", "uuid"})
-            ),
+            # not ipv4: xgrammar accepts leading zeros ("01.2.3.4")
+            "format": _formats(frozenset({"date", "date-time", "duration", "email", "hostname", "time", "uuid"})),
         },
         # outlines_core turns the schema into one regex: numeric bounds, multipleOf and
         # maxProperties are dropped silently, so they are refused here.
         "outlines": {
             **_STRUCTURAL,
+            "minLength": _OUTLINES_LENGTH,
+            "maxLength": _OUTLINES_LENGTH,
             "properties": _plain_names,
             "allOf": _single_all_of,
             "oneOf": _disjoint_one_of,
@@ -201,6 +231,8 @@ _NOTES: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 _CONDITIONS: Final[Mapping[Rule, str]] = {
+    _XGRAMMAR_LENGTH: "only without pattern or format beside it",
+    _OUTLINES_LENGTH: "only without format beside it",
     _single_all_of: "only an allOf with a single subschema",
     _disjoint_one_of: "only when the branches are provably disjoint",
     _integer_multiple_of: "only an integer multipleOf on a type: integer schema",
@@ -274,6 +306,10 @@ class _Walk:
         if not isinstance(sub, dict):
             raise GrammarError(f"not a valid JSON Schema: {pointer} is {sub!r}, not an object or a boolean")
         out: dict[str, Any] = {}
+        exact = EXACT_FORMATS.get(sub["format"]) if isinstance(sub.get("format"), str) else None
+        if exact is not None and "pattern" not in sub:
+            # the same constraint, exactly (format applies to strings only, as pattern does)
+            sub = {**{k: v for k, v in sub.items() if k != "format"}, "pattern": exact}
         for key, value in sub.items():
             if key in _ANNOTATIONS or (key not in _CONSTRAINTS and key not in _CONTAINERS):
                 continue

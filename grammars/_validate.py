@@ -6,10 +6,10 @@ import functools
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.exceptions import best_match
 
 from reasoner.errors import GrammarError, ModelError
+from reasoner.grammars._jsonschema import SchemaProblem, check_schema, validator_for
 
 __all__ = ["validate_instance"]
 
@@ -30,7 +30,7 @@ def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | b
             raise ModelError(f"decoded output is not valid JSON ({exc}); output: {_clip(text_or_obj)}") from exc
     else:
         instance = text_or_obj
-    validator = _validator(json.dumps(schema))
+    validator = _validator(json.dumps(schema, sort_keys=True))
     error = best_match(validator.iter_errors(instance))
     if error is not None:
         raise ModelError(
@@ -41,17 +41,13 @@ def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | b
 
 
 @functools.lru_cache(maxsize=128)
-def _validator(schema_json: str) -> Draft202012Validator:
+def _validator(schema_json: str) -> Any:
     schema = json.loads(schema_json)
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        raise GrammarError(
-            f"not a valid JSON Schema (Draft 2020-12): {exc.message} at '#/{where}'; fix the schema",
-            keyword=next((p for p in reversed(exc.path) if isinstance(p, str)), None),
-        ) from exc
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        check_schema(schema)
+    except SchemaProblem as exc:
+        raise GrammarError(f"not a valid JSON Schema (Draft 2020-12): {exc}; fix the schema", keyword=exc.keyword) from exc
+    return validator_for(schema)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import jsonschema
 
 from reasoner.errors import ModelError, UsageError
+from reasoner.grammars._jsonschema import validator_for
 
 __all__ = [
     "Completion",
@@ -204,8 +205,8 @@ def validate_output(text: str, schema: dict[str, Any], *, model: str) -> Any:
         ModelError: not JSON, or the first validation error, naming its JSON path.
     """
     value = _parse_json(text, model)
-    validator_cls = jsonschema.validators.validator_for(schema)
-    error = jsonschema.exceptions.best_match(validator_cls(schema).iter_errors(value))
+    # patterns on RE2: a client's pattern cannot make this check backtrack for minutes
+    error = jsonschema.exceptions.best_match(validator_for(schema).iter_errors(value))
     if error is not None:
         raise ModelError(f"model {model!r} output does not match the schema at {error.json_path}: {error.message}")
     return value

@@ -50,11 +50,14 @@ from reasoner.models._protocol import Delta, GenerateOptions, Message, Usage, as
 from reasoner.models._remote_wire import (
     REPAIR_PROMPT,
     End,
+    LineSplitter,
+    ReplyLimits,
     Secret,
     SSEDecoder,
     Tally,
     auth,
     chat_body,
+    public_url,
     retry_after,
     schema_prompted,
     server_detail,
@@ -103,6 +106,8 @@ class OpenAIModel:
         repair_attempts: with a schema, how many times an invalid reply is sent back.
         structured: ``"auto"`` (json_schema, prompting where rejected), ``"json_schema"``
             (never prompt), ``"none"`` (always prompt).
+        limits: caps on one reply (a line, an event, the whole reply: 1 MiB, 4 MiB, 32 MiB
+            by default); a reply past one fails with ``ModelError``.
 
     Raises:
         UsageError: an invalid argument.
@@ -122,6 +127,7 @@ class OpenAIModel:
         backoff: Sequence[float] = (0.5, 2.0, 8.0),
         repair_attempts: int = 2,
         structured: Structured = "auto",
+        limits: ReplyLimits | None = None,
     ) -> None:
         url = base_url.rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -146,16 +152,19 @@ class OpenAIModel:
         self.backoff = waits
         self.repair_attempts = repair_attempts
         self.structured: Structured = structured
+        self.limits = limits if limits is not None else ReplyLimits()
+        if not isinstance(self.limits, ReplyLimits):
+            raise UsageError(f"OpenAIModel limits must be a ReplyLimits, got {type(limits).__name__}")
         self._key = Secret(api_key)
         self._client = client
         self._shared: httpx.AsyncClient | None = None
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._rejected: set[str] = set()  # fingerprints of schemas the server refused
-        self._where = f"model {self.name!r} at {httpx.URL(url).copy_with(username=None, password=None)}"
+        self._where = f"model {self.name!r} at {public_url(url)}"
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIModel(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r}, structured={self.structured!r})"
+            f"OpenAIModel(name={self.name!r}, model={self.model!r}, base_url={public_url(self.base_url)!r}, structured={self.structured!r})"
         )
 
     async def __aenter__(self) -> OpenAIModel:
@@ -354,19 +363,23 @@ class OpenAIModel:
                 await response.aclose()
 
     async def _events(self, response: httpx.Response, key: str | None) -> AsyncGenerator[str | End, None]:
-        sse, tally, done = SSEDecoder(), Tally(), False
+        lines = LineSplitter(self.limits, self._where)
+        sse, tally, done = SSEDecoder(max_bytes=self.limits.event_bytes), Tally(), False
         try:
-            async with contextlib.aclosing(cast(AsyncGenerator[str, None], response.aiter_lines())) as lines:
-                async for line in lines:
-                    data = sse.feed(line)
-                    if data is not None and data.strip() == "[DONE]":
-                        done = True
+            async with contextlib.aclosing(cast(AsyncGenerator[bytes, None], response.aiter_bytes())) as chunks:
+                async for chunk in chunks:
+                    for line in lines.feed(chunk):
+                        data = self._feed(sse, line)
+                        if data is not None and data.strip() == "[DONE]":
+                            done = True
+                            break
+                        for text in () if data is None else self._add(tally, data, key):
+                            yield text
+                    if done:
                         break
-                    for text in () if data is None else tally.add(self._json(data, key)):
-                        yield text
                 if done:  # read the (empty) rest so that httpx can put the connection back in its pool
                     with anyio.move_on_after(_CLOSE_SECONDS), contextlib.suppress(httpx.TransportError):
-                        async for _ in lines:
+                        async for _ in chunks:
                             pass
         except httpx.TransportError as exc:
             raise _Transient(f"{self._transport(exc)} (the stream broke before [DONE])") from exc
@@ -374,27 +387,49 @@ class OpenAIModel:
             raise _Transient(f"{self._where}: the stream ended before data: [DONE] (cut mid-way)")
         yield tally.end()
 
-    async def _whole(self, response: httpx.Response, key: str | None) -> tuple[str, End]:
+    def _feed(self, sse: SSEDecoder, line: str) -> str | None:
         try:
-            data = (await response.aread()).decode("utf-8", "replace")
+            return sse.feed(line)
+        except ModelError as exc:
+            raise ModelError(f"{self._where}: {exc}") from exc
+
+    def _add(self, tally: Tally, data: str, key: str | None) -> list[str]:
+        chunk = self._json(data, key)
+        try:
+            return tally.add(chunk)
+        except ModelError as exc:
+            raise ModelError(f"{self._where} sent a malformed chunk: {exc}: {server_detail(data, key)}") from exc
+
+    async def _whole(self, response: httpx.Response, key: str | None) -> tuple[str, End]:
+        raw = bytearray()
+        try:
+            async for piece in response.aiter_bytes():
+                raw += piece
+                if len(raw) > self.limits.reply_bytes:
+                    raise ModelError(f"{self._where} sent more than {self.limits.reply_bytes:,} bytes in one reply; the reply was cut off")
         except httpx.TransportError as exc:
             raise _Transient(f"{self._transport(exc)} (while reading the reply)") from exc
+        data = raw.decode("utf-8", "replace")
         chunk = self._json(data, key)
         try:
             choice = chunk["choices"][0]
             text = choice["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError) as exc:
+            if not isinstance(text, str):
+                raise TypeError(f"content is {type(text).__name__}, not a string")
+            counts = usage_counts(chunk.get("usage"))
+        except (KeyError, IndexError, TypeError, ModelError) as exc:
             raise ModelError(
-                f"{self._where} sent a reply without choices[0].message.content: {server_detail(data, key)}"
+                f"{self._where} sent a reply without a usable choices[0].message.content ({exc}): {server_detail(data, key)}"
             ) from exc
-        prompt_tokens, completion_tokens = usage_counts(chunk.get("usage")) or (0, 1 if text else 0)
-        return str(text), End("length" if choice.get("finish_reason") == "length" else "stop", prompt_tokens, completion_tokens)
+        prompt_tokens, completion_tokens = counts or (0, 1 if text else 0)
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        return text, End("length" if finish == "length" else "stop", prompt_tokens, completion_tokens)
 
     def _json(self, data: str, key: str | None) -> dict[str, Any]:
         try:
             chunk = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{self._where} sent an event that is not JSON: {server_detail(data, key)}") from exc
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested past the parser's depth
+            raise ModelError(f"{self._where} sent an event that is not JSON we can read: {server_detail(data[:1000], key)}") from exc
         if not isinstance(chunk, dict):
             raise ModelError(f"{self._where} sent an event that is not a JSON object: {server_detail(data, key)}")
         if chunk.get("error"):

@@ -7,24 +7,32 @@ import contextlib
 import datetime
 import email.utils
 import json
+import re
+import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reasoner.errors import ModelUnavailable, UsageError
+import httpx
+
+from reasoner.errors import ModelError, ModelUnavailable, UsageError
 from reasoner.models._protocol import FinishReason, GenerateOptions, Message
 
 __all__ = [
     "REPAIR_PROMPT",
     "SCHEMA_PROMPT",
     "End",
+    "LineSplitter",
+    "ReplyLimits",
     "SSEDecoder",
     "Secret",
     "Tally",
     "auth",
     "chat_body",
+    "public_url",
     "retry_after",
     "schema_prompted",
+    "scrub",
     "server_detail",
     "unfence",
     "usage_counts",
@@ -45,25 +53,75 @@ class End:
     completion_tokens: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyLimits:
+    """Caps on what one upstream reply may send: a line, an event's data, the whole reply.
+    A hostile or broken server that goes past one fails the call with ``ModelError`` (so a
+    fallback model is tried) instead of growing this process without bound."""
+
+    line_bytes: int = 1 << 20
+    event_bytes: int = 4 << 20
+    reply_bytes: int = 32 << 20
+
+
+@dataclass(slots=True)
+class LineSplitter:
+    """Bytes in, lines out (``\n``, ``\r\n`` or ``\r`` endings), within ``limits``."""
+
+    limits: ReplyLimits
+    where: str
+    buffer: bytearray = field(default_factory=bytearray)
+    total: int = 0
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self.total += len(chunk)
+        if self.total > self.limits.reply_bytes:
+            raise ModelError(f"{self.where} sent more than {self.limits.reply_bytes:,} bytes in one reply; the reply was cut off")
+        self.buffer += chunk
+        lines: list[str] = []
+        start = 0
+        while True:
+            end = min((i for i in (self.buffer.find(b"\n", start), self.buffer.find(b"\r", start)) if i >= 0), default=-1)
+            if end < 0 or (self.buffer[end] == 13 and end + 1 == len(self.buffer)):
+                break  # no line end yet, or a \r that may be the first half of \r\n
+            lines.append(self.buffer[start:end].decode("utf-8", "replace"))
+            start = end + (2 if self.buffer[end : end + 2] == b"\r\n" else 1)
+        del self.buffer[:start]
+        if len(self.buffer) > self.limits.line_bytes:
+            raise ModelError(f"{self.where} sent a line longer than {self.limits.line_bytes:,} bytes; the reply was cut off")
+        return lines
+
+    def rest(self) -> list[str]:
+        """The last line, when the stream ended without a line end."""
+        tail, self.buffer = self.buffer.rstrip(b"\r"), bytearray()
+        return [tail.decode("utf-8", "replace")] if tail else []
+
+
 @dataclass(slots=True)
 class SSEDecoder:
     """Incremental server-sent-events decoder: feed lines, get each complete event's data."""
 
     data: list[str] = field(default_factory=list)
+    size: int = 0
+    max_bytes: int = ReplyLimits().event_bytes
 
     def feed(self, line: str) -> str | None:
         if not line:
-            event, self.data = ("\n".join(self.data) if self.data else None), []
+            event, self.data, self.size = ("\n".join(self.data) if self.data else None), [], 0
             return event
         name, _, value = line.partition(":")
         if name == "data":
             self.data.append(value[1:] if value.startswith(" ") else value)
+            self.size += len(value)
+            if self.size > self.max_bytes:
+                raise ModelError(f"an event of the reply has more than {self.max_bytes:,} bytes of data; the reply was cut off")
         return None  # comments (":...") and event/id/retry fields carry nothing we use
 
 
 @dataclass(slots=True)
 class Tally:
-    """What a stream said so far: finish reason, usage, content pieces."""
+    """What a stream said so far: finish reason, usage, content pieces. A chunk that does
+    not have the protocol's shape raises ``ModelError`` naming the field."""
 
     finish: str = "stop"
     usage: tuple[int, int] | None = None
@@ -71,13 +129,24 @@ class Tally:
 
     def add(self, chunk: dict[str, Any]) -> list[str]:
         texts: list[str] = []
-        for choice in chunk.get("choices") or ():
+        choices = chunk.get("choices")
+        if choices is not None and not isinstance(choices, list):
+            raise ModelError(f"a chunk's choices is {type(choices).__name__}, not a list")
+        for choice in choices or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            text = (choice.get("delta") or {}).get("content")
-            if isinstance(text, str) and text:
+            delta = choice.get("delta") or {}
+            if not isinstance(delta, dict):
+                raise ModelError(f"a chunk's choices[0].delta is {type(delta).__name__}, not an object")
+            text = delta.get("content")
+            if text is not None and not isinstance(text, str):
+                raise ModelError(f"a chunk's choices[0].delta.content is {type(text).__name__}, not a string")
+            if text:
                 texts.append(text)
-            self.finish = choice.get("finish_reason") or self.finish
+            finish = choice.get("finish_reason")
+            if finish is not None and not isinstance(finish, str):
+                raise ModelError(f"a chunk's choices[0].finish_reason is {type(finish).__name__}, not a string")
+            self.finish = finish or self.finish
         self.pieces += len(texts)
         self.usage = usage_counts(chunk.get("usage")) or self.usage
         return texts
@@ -137,9 +206,19 @@ def auth(key: str | None) -> dict[str, str]:
 
 
 def usage_counts(value: Any) -> tuple[int, int] | None:
-    if not isinstance(value, dict):
+    """``(prompt_tokens, completion_tokens)`` from a usage object; ``ModelError`` for counts
+    that are not non-negative integers."""
+    if value is None:
         return None
-    return int(value.get("prompt_tokens") or 0), int(value.get("completion_tokens") or 0)
+    if not isinstance(value, dict):
+        raise ModelError(f"the reply's usage is {type(value).__name__}, not an object")
+    counts = []
+    for name in ("prompt_tokens", "completion_tokens"):
+        count = value.get(name) or 0
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count < 1 << 53:
+            raise ModelError(f"the reply's usage.{name} is {str(count)[:40]!r}, not a token count")
+        counts.append(count)
+    return counts[0], counts[1]
 
 
 def retry_after(value: str | None) -> float | None:
@@ -174,10 +253,27 @@ def unfence(text: str) -> str:
     return stripped.strip()
 
 
+def scrub(text: str, key: str | None) -> str:
+    """``text`` without ``key`` in any spelling a server may echo it in: as sent, URL-encoded
+    (``%2B`` for ``+``), JSON-escaped, or in another letter case."""
+    if not key:
+        return text
+    spellings = {key, urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key), json.dumps(key)[1:-1]}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = re.sub(re.escape(spelling), "<api key>", text, flags=re.IGNORECASE)
+    return text
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment (where keys hide in a ``base_url``)."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
 def server_detail(text: str, key: str | None = None) -> str:
     """Server text fit for a message: the error's message when it is JSON, short, no key."""
-    text = text.replace(key, "<api key>") if key else text  # before cutting: no partial key either
-    with contextlib.suppress(ValueError, AttributeError, TypeError):
+    text = scrub(text, key)  # before cutting: no partial key either
+    with contextlib.suppress(ValueError, AttributeError, TypeError, RecursionError):
         error = json.loads(text)
         error = error.get("error", error) if isinstance(error, dict) else error
         text = str(error.get("message") or error.get("detail") or text) if isinstance(error, dict) else str(error)

@@ -3,15 +3,17 @@
 Used to type-check refs at plan time: where does ``results.0.title`` lead in the
 producing tool's output schema, and which JSON types may the consuming argument take?
 The walk is lenient where the schema is (``anyOf`` branches are a union, an untyped
-schema admits everything), and strict where it is explicit: an object schema that
-lists ``properties`` and says nothing about others has only those fields.
+schema admits everything), and strict where it is explicit: an object schema with
+``additionalProperties: false`` has only the fields it lists; one silent about other
+fields allows them, as JSON Schema says (tool output schemas are often incomplete).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import unquote
+
+from reasoner.grammars._jsonschema import linear_search
 
 __all__ = ["ALL_TYPES", "SchemaWalker", "describe_types", "fits", "json_type"]
 
@@ -176,11 +178,12 @@ def _object_step(schema: dict[str, Any], key: str) -> list[Any]:
     if isinstance(properties, dict) and key in properties:
         return [properties[key]]
     patterns = schema.get("patternProperties")
-    matched = [sub for pattern, sub in patterns.items() if re.search(pattern, key)] if isinstance(patterns, dict) else []
+    matched = [sub for pattern, sub in patterns.items() if linear_search(pattern, key)] if isinstance(patterns, dict) else []
     if matched:
         return matched
     if "additionalProperties" in schema:
         extra = schema["additionalProperties"]
         return [] if extra is False else [extra]
-    # a schema that lists its fields and is silent about others has only those fields
-    return [] if "properties" in schema or "patternProperties" in schema else [True]
+    # silent about other fields: JSON Schema allows them (a tool's output schema is open
+    # unless it says additionalProperties: false; Python tools' schemas say so)
+    return [True]

@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, validators
+from jsonschema import validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from reasoner.errors import PlanError
+from reasoner.grammars._jsonschema import LinearValidator
 from reasoner.planner._navigate import SchemaWalker, describe_types, fits
 from reasoner.planner._plan import Node, Plan, Ref, format_location, iter_refs
 
@@ -30,10 +31,10 @@ def _skip_refs(check: _Check) -> _Check:
     return checked
 
 
-# Draft 2020-12 where a Ref, at any depth, satisfies every keyword
+# Draft 2020-12 (patterns on RE2, linear time) where a Ref, at any depth, satisfies every keyword
 _RefTolerantValidator = validators.extend(
-    Draft202012Validator,
-    validators={keyword: _skip_refs(check) for keyword, check in Draft202012Validator.VALIDATORS.items()},
+    LinearValidator,
+    validators={keyword: _skip_refs(check) for keyword, check in LinearValidator.VALIDATORS.items()},
 )
 _validators: dict[int, tuple[dict[str, Any], Any]] = {}
 

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import jsonschema
 from pydantic import TypeAdapter, ValidationError
 
 from reasoner._executor import ExecutionResult, execute
 from reasoner._roles import ModelUsage, Session
 from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Event
+from reasoner.grammars._jsonschema import SchemaProblem, check_schema
 from reasoner.models import Model
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
 from reasoner.planner._calls import CallIndex
@@ -321,16 +321,16 @@ def output_schema(output: Any) -> tuple[TypeAdapter[Any], dict[str, Any]]:
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    validator = jsonschema.validators.validator_for(schema)
     try:
-        validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
-        raise UsageError(f"output schema is not a valid JSON Schema at {where}: {exc.message}") from exc
+        check_schema(schema)  # linear time, no recursion: a hostile schema is refused, not expanded
+    except SchemaProblem as exc:
+        raise UsageError(f"output schema is not a valid JSON Schema: {exc}") from exc
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     body = {k: v for k, v in schema.items() if k not in ("$defs", "definitions")}
     try:
-        return inline_refs(body, defs)
+        return inline_refs(body, defs, root=schema)
+    except SchemaProblem as exc:
+        raise UsageError(f"output schema is too large: {exc}") from exc
     except RecursiveSchema as exc:
         raise UsageError(f"output schema: definition {exc.name!r} refers to itself; bound the nesting, a grammar cannot decode a recursive schema") from exc
     except KeyError as exc:

@@ -14,24 +14,29 @@ Routes (every one but ``/healthz`` and ``/openapi.json`` needs ``Authorization: 
   the ``reasoner`` extension field that carries plan and tool activity).
 - ``GET /v1/models``, ``GET /v1/tools``, ``GET /healthz``, ``GET /openapi.json``.
 
-Errors are JSON ``{"error": {"type", "message", "param", "code"}}``: 401 missing or wrong
-key, 404 unknown model (``model_not_found``) or route, 413 body or query too long, 422
-malformed JSON, invalid field, unknown tool, invalid output schema, 429 when
+Browsers: request bodies must be ``Content-Type: application/json`` (415 otherwise: a web
+page cannot send JSON cross-site without a CORS preflight), the ``Host`` header must name
+an allowed host (400 otherwise: DNS rebinding), and a request carrying an ``Origin`` that
+is not a configured CORS origin gets 403.
+
+Errors are JSON ``{"error": {"type", "message", "param", "code"}}``: 400 a Host not
+allowed, 401 missing or wrong key, 403 a web origin not allowed, 404 unknown model
+(``model_not_found``) or route, 408 a body not received within ``body_timeout_s``, 413 body
+or query too long, 415 a body that is not JSON, 422 malformed JSON, invalid field, unknown
+tool, invalid output schema (malformed, over the size limits, or too slow to check), 429 when
 ``max_concurrent_runs`` runs are in flight (with ``Retry-After``), 500 a failed run
 (``x-should-retry: false``: the SDK does not repeat it). No response carries a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import inspect
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -43,7 +48,16 @@ from starlette.routing import Route
 
 from reasoner import __version__
 from reasoner._roles import Budget
-from reasoner._server_checks import BearerAuth, check_budget, check_output, check_query, check_tools, read_body
+from reasoner._server_checks import (
+    BearerAuth,
+    RequestGuard,
+    budget_cap,
+    check_budget,
+    check_output,
+    check_query,
+    check_tools,
+    read_body,
+)
 from reasoner._server_errors import HTTPProblem, problem_response
 from reasoner._server_openai import (
     ChatStream,
@@ -77,17 +91,20 @@ from reasoner._server_sse import (
 )
 from reasoner.errors import UsageError
 from reasoner.events import Event
+from reasoner.grammars._jsonschema import SchemaLimits
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
     from reasoner._engine import Engine
-    from reasoner.models import Model
 
 __all__ = ["ServerConfig", "add_serve_arguments", "create_app", "serve_engine", "serve_main"]
 
 logger = logging.getLogger("reasoner.server")
 _PUBLIC = frozenset({"/healthz", "/openapi.json"})
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# client schemas: well above real answer schemas, well below what takes a second to check
+CLIENT_SCHEMA_LIMITS = SchemaLimits(max_nodes=20_000, max_depth=64, max_expanded=20_000)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,6 +121,10 @@ class ServerConfig:
     max_budget: Budget | None = None
     retry_after_s: int = 1
     trace_store_runs: int = 256
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    schema_limits: SchemaLimits = CLIENT_SCHEMA_LIMITS
+    schema_check_s: float = 2.0
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_query_chars", "max_concurrent_runs", "retry_after_s"):
@@ -112,8 +133,14 @@ class ServerConfig:
                 raise UsageError(f"create_app({name}={value!r}) must be an integer >= 1")
         if isinstance(self.trace_store_runs, bool) or not isinstance(self.trace_store_runs, int) or self.trace_store_runs < 0:
             raise UsageError(f"create_app(trace_store_runs={self.trace_store_runs!r}) must be an integer >= 0 (0 keeps none)")
-        if isinstance(self.keepalive_s, bool) or not isinstance(self.keepalive_s, int | float) or not self.keepalive_s > 0:
-            raise UsageError(f"create_app(keepalive_s={self.keepalive_s!r}) must be a number of seconds > 0")
+        for name in ("keepalive_s", "schema_check_s", "body_timeout_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise UsageError(f"create_app({name}={value!r}) must be a number of seconds > 0")
+        if not self.allowed_hosts or not all(isinstance(h, str) and h for h in self.allowed_hosts):
+            raise UsageError("create_app(allowed_hosts=...) must list host names (or '*' for any)")
+        if not isinstance(self.schema_limits, SchemaLimits):
+            raise UsageError(f"create_app(schema_limits=...) must be a SchemaLimits, got {type(self.schema_limits).__name__}")
         for key in self.api_keys:
             if not isinstance(key, str) or not key or not key.isascii() or any(c.isspace() for c in key):
                 raise UsageError("create_app(api_keys=...): every key must be a non-empty ASCII string without spaces")
@@ -182,6 +209,8 @@ class _Api:
         self.store = TraceStore(config.trace_store_runs)
         self.created = int(time.time())
         self.openapi = openapi_document(title="reasoner", version=__version__, auth=bool(config.api_keys))
+        # a client's budget may lower the engine's limits, never raise them
+        self.budget_cap = budget_cap(getattr(engines.probe, "budget", None), config.max_budget)
 
     def _start(self, spec: RunSpec) -> RunTask:
         self.gate.acquire()
@@ -193,12 +222,12 @@ class _Api:
         return partial(pump, engine, spec, store=self.store)
 
     async def reason(self, request: Request) -> Response | StreamedRun | CollectedRun:
-        body = await read_body(request, ReasonRequest, self.config.max_body_bytes)
+        body = await read_body(request, ReasonRequest, self.config.max_body_bytes, self.config.body_timeout_s)
         check_query(body.query, self.config.max_query_chars, "query")
         spec = RunSpec(
             query=body.query,
-            output=check_output(body.output_schema, "output_schema"),
-            budget=check_budget(body.budget, self.config.max_budget, "budget"),
+            output=await self._output(body.output_schema, "output_schema"),
+            budget=check_budget(body.budget, self.budget_cap, "budget"),
             tools=self._tools(body.tools, "tools"),
         )
         run = self._start(spec)
@@ -227,7 +256,7 @@ class _Api:
         last_id = request.headers.get("last-event-id")
         if last_id:
             rid, _, seq = last_id.rpartition(":")
-            if rid != run_id or not seq.isdigit():
+            if rid != run_id or not (seq.isascii() and seq.isdigit()):
                 raise HTTPProblem(
                     422,
                     f"Last-Event-ID {last_id!r} is not an id of run {run_id} (the form is {run_id}:<seq>)",
@@ -245,7 +274,7 @@ class _Api:
         return StreamedRun(send, renderer, keepalive_s=self.config.keepalive_s, on_close=lambda: None)
 
     async def chat(self, request: Request) -> Response | StreamedRun | CollectedRun:
-        body = await read_body(request, ChatRequest, self.config.max_body_bytes)
+        body = await read_body(request, ChatRequest, self.config.max_body_bytes, self.config.body_timeout_s)
         known = self._model_names()
         if body.model not in known:
             raise HTTPProblem(
@@ -269,8 +298,8 @@ class _Api:
         ext = body.reasoner
         spec = RunSpec(
             query=query,
-            output=check_output(schema, "response_format.json_schema.schema"),
-            budget=check_budget(ext.budget if ext else None, self.config.max_budget, "reasoner.budget"),
+            output=await self._output(schema, "response_format.json_schema.schema"),
+            budget=check_budget(ext.budget if ext else None, self.budget_cap, "reasoner.budget"),
             tools=self._tools(ext.tools if ext else None, "reasoner.tools"),
         )
         run = self._start(spec)
@@ -286,6 +315,9 @@ class _Api:
                 return problem_response(problem)
 
         return CollectedRun(run, finish, on_close=self.gate.release)
+
+    async def _output(self, schema: dict[str, Any] | None, param: str) -> Any:
+        return await check_output(schema, param, limits=self.config.schema_limits, deadline_s=self.config.schema_check_s)
 
     def _tools(self, names: list[str] | None, param: str) -> tuple[str, ...] | None:
         return check_tools(names, self.engines.tool_names(), can_limit=self.engines.can_limit_tools(), param=param)
@@ -340,6 +372,10 @@ def create_app(
     max_budget: Budget | None = None,
     retry_after_s: int = 1,
     trace_store_runs: int = 256,
+    allowed_hosts: Iterable[str] = LOOPBACK_HOSTS,
+    schema_limits: SchemaLimits = CLIENT_SCHEMA_LIMITS,
+    schema_check_s: float = 2.0,
+    body_timeout_s: float = 30.0,
 ) -> Starlette:
     """The HTTP API over ``engine`` as a Starlette (ASGI) app; see the module docstring for the routes.
 
@@ -351,12 +387,19 @@ def create_app(
         max_body_bytes: larger request bodies get 413.
         max_query_chars: longer queries (for chat: the conversation as one query) get 413.
         max_concurrent_runs: runs in flight at once; one more gets 429 with ``Retry-After``.
-        cors_origins: origins allowed by CORS (``"*"`` for any); none: CORS is off.
+        cors_origins: origins allowed by CORS (``"*"`` for any); none: CORS is off, and
+            a request with an ``Origin`` header (a web page's) gets 403.
         keepalive_s: seconds between ``: keep-alive`` comments on an idle event stream.
         engine_name: the model id that names the engine in ``/v1/models`` and chat requests.
-        max_budget: per-request budgets above it get 422 (``None``: no cap).
+        max_budget: a cap on per-request budgets, below the engine's own budget where it is
+            lower (``None``: the engine's budget is the cap). A request's budget may lower
+            each limit, never raise it (422); the limits it leaves out are the cap's.
         retry_after_s: the ``Retry-After`` sent with 429.
         trace_store_runs: finished runs kept for replay (0: none).
+        allowed_hosts: names the ``Host`` header may carry (``"*"``: any); default loopback.
+        schema_limits: size, depth and ``$ref`` expansion caps on a client's output schema.
+        schema_check_s: deadline for checking one output schema (in a worker thread).
+        body_timeout_s: deadline for receiving a request body (408 after it).
 
     Raises:
         UsageError: a limit that is not a positive number, a malformed key, or ``engine``
@@ -373,6 +416,10 @@ def create_app(
         max_budget=max_budget,
         retry_after_s=retry_after_s,
         trace_store_runs=trace_store_runs,
+        allowed_hosts=tuple(allowed_hosts),
+        schema_limits=schema_limits,
+        schema_check_s=schema_check_s,
+        body_timeout_s=body_timeout_s,
     )
     api = _Api(_Engines(engine), config)
     routes = [
@@ -384,7 +431,7 @@ def create_app(
         Route("/v1/models", api.models, methods=["GET"]),
         Route("/v1/tools", api.tools, methods=["GET"]),
     ]
-    middleware = []
+    middleware = [Middleware(RequestGuard, hosts=config.allowed_hosts, origins=config.cors_origins)]
     if config.cors_origins:
         middleware.append(
             Middleware(
@@ -405,96 +452,7 @@ def create_app(
     return app
 
 
-# -- reasoner serve --------------------------------------------------------------------
-
-
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``reasoner serve``."""
-    from reasoner._cli_load import add_tool_options
-    from reasoner._cli_roles import add_model_options
-
-    net = parser.add_argument_group("network")
-    net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
-    net.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
-    net.add_argument(
-        "--api-key",
-        action="append",
-        metavar="KEY",
-        help="accept this bearer key (repeatable; also $REASONER_API_KEYS, comma-separated); none: no auth",
-    )
-    net.add_argument(
-        "--cors-origin", action="append", metavar="ORIGIN", help="allow this browser origin (repeatable; default: CORS off)"
-    )
-    add_model_options(parser)
-    parser.add_argument("--engine-name", default="reasoner", help="the model id clients ask for (default: reasoner)")
-    limits = parser.add_argument_group("limits")
-    limits.add_argument(
-        "--max-body-bytes", type=int, default=1_000_000, metavar="N", help="largest request body (default: 1000000)"
-    )
-    limits.add_argument("--max-query-chars", type=int, default=8_000, metavar="N", help="longest query (default: 8000)")
-    limits.add_argument(
-        "--max-concurrent-runs", type=int, default=32, metavar="N", help="runs at once; more get 429 (default: 32)"
-    )
-    limits.add_argument("--max-iterations", type=int, metavar="N", help="plans per run at most (default and cap; default 3)")
-    limits.add_argument(
-        "--max-tokens", type=int, metavar="N", help="model tokens per run at most (default and cap; default 32000)"
-    )
-    limits.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="wall time per run at most (default and cap; default 300)"
-    )
-    limits.add_argument("--keepalive", type=float, default=15.0, metavar="SECONDS", help="SSE keep-alive interval (default: 15)")
-    parser.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level"
-    )
-    add_tool_options(parser)
-
-
-def serve_engine(args: argparse.Namespace, env: Mapping[str, str], models: Mapping[str, Model] | None = None) -> Engine:
-    """The engine ``reasoner serve`` runs: the tools and models the options name, with the
-    library's default planner prompt (``models`` are injected by tests, as for the CLI)."""
-    from reasoner._cli_load import build_registry
-    from reasoner._cli_roles import resolve_roles
-    from reasoner._engine import Engine
-
-    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
-    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
-    roles = resolve_roles(args, env, models or {})
-    return Engine(
-        tools=build_registry(args, env),
-        planner=roles.planner,
-        joiner=roles.joiner,
-        answerer=roles.answerer,
-        catalog=roles.catalog,
-        budget=budget,
-    )
-
-
-def serve_main(args: argparse.Namespace) -> int:
-    """Run ``reasoner serve`` with parsed ``args`` (see :func:`add_serve_arguments`) until interrupted.
-
-    Raises:
-        UsageError: a bad option (the message names it); ``CliError`` for a bad ``--tools``.
-    """
-    import uvicorn
-
-    from reasoner._cli_common import split_names
-
-    env = os.environ
-    keys = [*(args.api_key or ()), *split_names([env.get("REASONER_API_KEYS", "")])]
-    engine = serve_engine(args, env)
-    budget = engine.budget
-    app = create_app(
-        engine,
-        api_keys=keys,
-        max_body_bytes=args.max_body_bytes,
-        max_query_chars=args.max_query_chars,
-        max_concurrent_runs=args.max_concurrent_runs,
-        cors_origins=args.cors_origin or (),
-        keepalive_s=args.keepalive,
-        engine_name=args.engine_name,
-        max_budget=budget,
-    )
-    if not keys and args.host not in ("127.0.0.1", "localhost", "::1"):
-        logger.warning("serving on %s with no API key: anyone who can reach it may run the engine (pass --api-key)", args.host)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+# `reasoner serve` lives in _server_serve; re-exported here, where the CLI imports it from
+from reasoner._server_serve import add_serve_arguments as add_serve_arguments  # noqa: E402
+from reasoner._server_serve import serve_engine as serve_engine  # noqa: E402
+from reasoner._server_serve import serve_main as serve_main  # noqa: E402

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 import uuid
 from collections import OrderedDict
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from reasoner._engine import Engine
     from reasoner._roles import Budget
 
-__all__ = ["RunGate", "RunSpec", "Status", "StoredRun", "TraceStore", "pump", "summarize"]
+__all__ = ["RunGate", "RunSpec", "Status", "StoredRun", "TraceStore", "public_event", "public_text", "pump", "summarize"]
 
 logger = logging.getLogger("reasoner.server")
 
@@ -95,6 +96,38 @@ def status_of(events: Sequence[Event]) -> Status:
     return "completed" if last == "run.completed" else "failed" if last == "run.failed" else "cancelled"
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+-]+){2,}/?")
+_TEXT_CHARS = 500
+_TEXT_KEYS = frozenset({"message", "reason", "error"})
+
+
+def public_text(text: str) -> str:
+    """An error text fit for a client: URLs (an upstream model's, with whatever they carry)
+    and absolute file paths replaced, at most 500 characters. The server log keeps the
+    original (the engine's events are logged before this)."""
+    text = _PATH.sub("<path>", _URL.sub("<url>", text))
+    return text if len(text) <= _TEXT_CHARS else text[: _TEXT_CHARS - 3] + "..."
+
+
+def _public(value: Any, key: str | None) -> Any:
+    if isinstance(value, str):
+        return public_text(value) if key in _TEXT_KEYS else value
+    if isinstance(value, dict):
+        return {k: _public(v, k if key != "output" else None) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v, key) for v in value]
+    return value
+
+
+def public_event(event: Event) -> Event:
+    """``event`` with the error messages and reasons in its data made public (see
+    :func:`public_text`); tool outputs, plans and answers are left as they are."""
+    if event.type not in ("node.failed", "node.retrying", "node.skipped", "model.fallback", "run.failed", "approval.resolved"):
+        return event
+    return dataclasses.replace(event, data=_public(event.data, None))
+
+
 def _error_of(exc: BaseException, run_id: str) -> dict[str, str]:
     if isinstance(exc, ReasonerError | TimeoutError):
         return {"type": type(exc).__name__, "message": str(exc)}
@@ -121,7 +154,8 @@ async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event]
                     kwargs["tools"] = list(spec.tools)
                 events_of = cast(AsyncGenerator[Event, None], engine.stream(spec.query, **kwargs))
                 async with aclosing(events_of) as stream:
-                    async for event in stream:
+                    async for raw in stream:
+                        event = public_event(raw)
                         events.append(event)
                         if event.type == "run.failed":
                             held = event  # sent once the exception says whether its message may be shown
@@ -134,7 +168,7 @@ async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event]
                     await out.send(held)
             except Exception as exc:
                 run_id = events[0].run_id if events else uuid.uuid4().hex[:12]
-                error = _error_of(exc, run_id)
+                error = _public(_error_of(exc, run_id), "error")
                 if held is not None:
                     failed = dataclasses.replace(held, data={**held.data, "error": error})
                     events[-1] = failed

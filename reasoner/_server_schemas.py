@@ -35,9 +35,9 @@ class BudgetIn(BaseModel):
     """Per-request limits; a field left out keeps the engine's default."""
 
     model_config = _STRICT
-    iterations: int | None = Field(None, ge=1, description="plans at most (the first plan and each replan)")
-    tokens: int | None = Field(None, ge=1, description="prompt plus completion tokens over every model call")
-    seconds: float | None = Field(None, gt=0, description="wall time of the whole run")
+    iterations: int | None = Field(None, ge=1, le=1_000_000, description="plans at most (the first plan and each replan)")
+    tokens: int | None = Field(None, ge=1, le=10**15, description="prompt plus completion tokens over every model call")
+    seconds: float | None = Field(None, gt=0, le=10**9, allow_inf_nan=False, description="wall time of the whole run")
 
 
 class ReasonRequest(BaseModel):

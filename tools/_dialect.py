@@ -24,7 +24,9 @@ Also: a draft-04 ``items: [...]`` list becomes ``prefixItems``; ``optional: true
 dropped (what is optional is what ``required`` leaves out); local ``$ref``s are inlined
 (a recursive schema is refused); every object that lists ``properties`` gets
 ``additionalProperties: false``, the top level always (the planner may emit only declared
-arguments). Anything else unknown is refused with the parameter's path.
+arguments). An ``output_schema`` is kept open where it is silent (only ``$ref``s inlined):
+output schemas are often incomplete, and a ref to a field they do not list is allowed.
+Anything else unknown is refused with the parameter's path.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError, relevance
+from jsonschema.exceptions import ValidationError, relevance
 
 from reasoner.errors import ToolDefinitionError, ToolError
+from reasoner.grammars._jsonschema import SchemaProblem, check_schema, check_size, validator_for
 from reasoner.tools._jsonschema import RecursiveSchema, close_objects, inline_refs
 from reasoner.tools._options import check_name
 
@@ -55,6 +57,7 @@ _TYPES: dict[str, str | None] = {
 _SUB_ONE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else")
 _SUB_LIST = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SUB_MAP = ("properties", "patternProperties", "$defs", "definitions")
+_SUB_KIND = {**dict.fromkeys(_SUB_ONE, "one"), **dict.fromkeys(_SUB_LIST, "list"), **dict.fromkeys(_SUB_MAP, "map")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,26 +69,39 @@ class ConvertedSpec:
     metadata: dict[str, Any]
 
 
-def convert_function_spec(spec: Mapping[str, Any]) -> ConvertedSpec:
+def convert_function_spec(spec: Mapping[str, Any], *, name: str | None = None) -> ConvertedSpec:
     """Read a function spec in any accepted shape; raise :class:`ToolDefinitionError` naming
-    the parameter for anything that cannot be represented."""
+    the parameter for anything that cannot be represented. ``name`` replaces the spec's own
+    name before anything is checked (so a spec whose name is not an identifier can be used)."""
     if not isinstance(spec, Mapping):
         raise ToolDefinitionError(f"a function spec must be a dict, got {type(spec).__name__}")
     body = spec["function"] if isinstance(spec.get("function"), Mapping) else spec
-    name = check_name(body.get("name"))
+    name = check_name(name if name is not None else body.get("name"))
     description = body.get("description") or ""
     if not isinstance(description, str):
         raise ToolDefinitionError(f"tool {name!r}: description must be a string", tool=name)
     parameters = body.get("parameters", body.get("input_schema"))
     if parameters is None:
         parameters = {"type": "object", "properties": {}}
+    _check_size(name, parameters, "")
     input_schema = _top_level(name, _convert(name, parameters, ""))
     output = spec.get("output_schema")
-    output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return")
+    if output is not None:
+        _check_size(name, output, "return")
+    # the output schema as written: open where it says nothing (it is often incomplete)
+    output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return", close=False)
     metadata = spec.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise ToolDefinitionError(f"tool {name!r}: metadata must be a dict of tool options", tool=name)
     return ConvertedSpec(name, description, input_schema, output_schema, dict(metadata))
+
+
+def _check_size(tool: str, schema: Any, path: str) -> None:
+    """The size and depth limits, before any recursive walk of a schema we did not write."""
+    try:
+        check_size(schema)
+    except SchemaProblem as exc:
+        raise _fail(tool, path, f"is too large: {exc}") from exc
 
 
 def _fail(tool: str, path: str, why: str) -> ToolDefinitionError:
@@ -102,22 +118,23 @@ def _convert(tool: str, schema: Any, path: str) -> Any:
     out = {k: v for k, v in schema.items() if k != "optional"}
     if "type" in out:
         out = _convert_type(tool, out, path)
+    if "type" in out:  # not after "any"
+        _check_values(tool, out, path)
     if isinstance(out.get("items"), list):  # draft-04 tuple form
         out["prefixItems"] = out.pop("items")
-    for key in _SUB_ONE:
-        if key in out:
-            out[key] = _convert(tool, out[key], f"{path}[]" if key == "items" else path)
-    for key in _SUB_LIST:
-        if key in out:
-            if not isinstance(out[key], list):
+    for key in [k for k in out if k in _SUB_KIND]:  # one pass over the keys present
+        kind, value = _SUB_KIND[key], out[key]
+        if kind == "one":
+            out[key] = _convert(tool, value, f"{path}[]" if key == "items" else path)
+        elif kind == "list":
+            if not isinstance(value, list):
                 raise _fail(tool, path, f"has {key} that is not a list")
-            out[key] = [_convert(tool, s, f"{path}[]" if key == "prefixItems" else path) for s in out[key]]
-    for key in _SUB_MAP:
-        if key in out:
-            if not isinstance(out[key], Mapping):
+            out[key] = [_convert(tool, s, f"{path}[]" if key == "prefixItems" else path) for s in value]
+        else:
+            if not isinstance(value, Mapping):
                 raise _fail(tool, path, f"has {key} that is not an object")
             named = key in ("properties", "patternProperties")  # keys are parameter names, not definitions
-            out[key] = {k: _convert(tool, s, _join(path, k) if named else path) for k, s in out[key].items()}
+            out[key] = {k: _convert(tool, s, _join(path, k) if named else path) for k, s in value.items()}
     return out
 
 
@@ -141,22 +158,51 @@ def _convert_type(tool: str, schema: dict[str, Any], path: str) -> dict[str, Any
     return {**schema, "type": mapped if isinstance(declared, list) else mapped[0]}
 
 
-def _finish(tool: str, schema: Any, parameter: str) -> dict[str, Any]:
+def _json_types(value: Any) -> set[str]:
+    if value is None:
+        return {"null"}
+    if isinstance(value, bool):
+        return {"boolean"}
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return {"integer", "number"}
+    if isinstance(value, float):
+        return {"number"}
+    if isinstance(value, str):
+        return {"string"}
+    return {"array"} if isinstance(value, list) else {"object"} if isinstance(value, dict) else set()
+
+
+def _check_values(tool: str, schema: dict[str, Any], path: str) -> None:
+    """Refuse an ``enum``/``const`` no value of which has the declared type: the parameter
+    could never be given, and planning would fail later without naming it."""
+    declared = schema["type"]
+    types = set(declared if isinstance(declared, list) else [declared])
+    if "const" in schema and not _json_types(schema["const"]) & types:
+        raise _fail(tool, path, f"has const {schema['const']!r}, which is not of its type {declared!r}; fix one of them")
+    values = schema.get("enum")
+    if isinstance(values, list) and not any(_json_types(v) & types for v in values):
+        shown = ", ".join(repr(v) for v in values[:5]) + (", ..." if len(values) > 5 else "")
+        why = "an empty enum" if not values else f"enum values ({shown}), none of which is of its type {declared!r}"
+        raise _fail(tool, path, f"has {why}, so no value is valid; fix the type or the enum")
+
+
+def _finish(tool: str, schema: Any, parameter: str, *, close: bool = True) -> dict[str, Any]:
     if not isinstance(schema, dict):
         raise _fail(tool, parameter, "must be a JSON Schema object")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
     try:
-        schema = inline_refs(schema, defs)
+        check_schema(schema, sized=True)  # convert_function_spec checked the sizes
+    except SchemaProblem as exc:
+        raise _fail(tool, parameter, f"is not valid JSON Schema: {exc}") from exc
+    try:
+        schema = inline_refs(schema, defs, copy=not close, root=schema)  # close_objects copies
     except RecursiveSchema as exc:
         raise _fail(tool, parameter, f"uses the recursive definition {exc.name!r}, which cannot be inlined") from exc
     except KeyError as exc:
         raise _fail(tool, parameter, f"has a $ref that is not a local #/$defs/ definition: {exc.args[0]!r}") from exc
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(map(str, exc.absolute_path)) or "(root)"
-        raise _fail(tool, parameter, f"is not valid JSON Schema at {where}: {exc.message}") from exc
-    return close_objects(schema)
+    except SchemaProblem as exc:
+        raise _fail(tool, parameter, f"is too large: {exc}") from exc
+    return close_objects(schema) if close else schema
 
 
 def _top_level(tool: str, schema: Any) -> dict[str, Any]:
@@ -185,7 +231,7 @@ def _top_level(tool: str, schema: Any) -> dict[str, Any]:
 def schema_validator(tool: str, schema: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """A ``validate_args`` for ``schema``: jsonschema (Draft 2020-12); raises ``ToolError``
     naming the tool, each offending argument and the problem. Valid arguments pass unchanged."""
-    validator = Draft202012Validator(schema)
+    validator = validator_for(schema)
     properties = schema["properties"]
 
     def validate_args(args: dict[str, Any]) -> dict[str, Any]:

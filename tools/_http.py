@@ -1,12 +1,17 @@
 """http_get: the one real network tool, guarded against server-side request forgery.
 
-``make_http_get(client=None, *, allow_private=False, resolver=None)`` builds the tool;
-``http_get`` is the default instance. What it guarantees, unless ``allow_private=True``:
+``make_http_get(client=None, *, allow_private=False, allow=(), resolver=None)`` builds
+the tool; ``http_get`` is the default instance. What it guarantees, unless
+``allow_private=True``:
 
 - only ``http`` and ``https`` URLs;
 - the host is resolved first and *every* address it resolves to must be global:
-  private, loopback, link-local, multicast, reserved, unspecified and other
-  special-purpose ranges are refused (IPv4-mapped IPv6 addresses are checked as IPv4);
+  private, loopback, link-local, multicast, reserved, unspecified and every other range
+  of IANA's special-purpose address registries (our own table, :data:`SPECIAL_NETWORKS`,
+  not only Python's ``ipaddress`` flags, which call some of them global) are refused;
+  IPv4 inside IPv6 (mapped, 6to4, Teredo, NAT64) is checked as IPv4. ``allow`` lists
+  networks that may be fetched all the same (``["10.1.2.0/24", "127.0.0.1"]``): a
+  developer opens one internal service, not all of them;
 - the request goes to the address that was checked (the URL is pinned to it, the
   ``Host`` header and TLS server name keep the original host name, and the
   connection is not kept alive), so DNS answering differently a second time
@@ -37,7 +42,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from reasoner.errors import ToolError, ToolRetry
+from reasoner.errors import ToolError, ToolRetry, UsageError
 from reasoner.tools._decorator import tool  # not the package: reasoner.tools re-exports this module
 
 __all__ = ["HttpResponse", "http_get", "make_http_get"]
@@ -71,6 +76,18 @@ async def _system_resolve(host: str, port: int) -> list[str]:
 
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IANA IPv4 and IPv6 special-purpose address registries (the ranges that are not global unicast)
+SPECIAL_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.31.196.0/24", "192.52.193.0/24", "192.88.99.0/24",
+        "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
+        "224.0.0.0/4", "240.0.0.0/4",
+        "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
+        "2620:4f:8000::/48", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -104,6 +121,9 @@ def _refusal(address: IPAddress) -> str | None:
     for attribute, kind in checks:
         if getattr(address, attribute):
             return f"{kind} address"
+    special = next((n for n in SPECIAL_NETWORKS if address.version == n.version and address in n), None)
+    if special is not None:
+        return f"a special-purpose address (in {special})"
     if not address.is_global:
         return "a special-purpose (non-global) address"
     return None
@@ -118,7 +138,14 @@ class _Target:
     extensions: dict[str, str]
 
 
-async def _target(url: httpx.URL, allow_private: bool, resolve: Resolver) -> _Target:
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def _allowed(address: IPAddress, allow: Networks) -> bool:
+    return any(address.version == n.version and address in n for n in allow)
+
+
+async def _target(url: httpx.URL, allow_private: bool, resolve: Resolver, allow: Networks = ()) -> _Target:
     if url.scheme not in ("http", "https"):
         raise ToolRetry(f"http_get: refusing {str(url)!r}: only http:// and https:// URLs can be fetched")
     host = url.raw_host.decode("ascii")
@@ -140,12 +167,12 @@ async def _target(url: httpx.URL, allow_private: bool, resolve: Resolver) -> _Ta
     if not addresses:
         raise ToolRetry(f"http_get: host {host!r} resolved to no address; check the URL")
     for address in addresses:
-        why = _refusal(address)
+        why = None if _allowed(address, allow) else _refusal(address)
         if why is not None:
             raise ToolRetry(
                 f"http_get: refusing {str(url)!r}: {host} resolves to {address}, {why}; "
-                "only public internet addresses can be fetched (a developer can allow others "
-                "with make_http_get(allow_private=True))"
+                "only public internet addresses can be fetched (a developer can allow a network "
+                "with make_http_get(allow=[...]), or every address with allow_private=True)"
             )
     if literal:
         return _Target(url, headers, {})
@@ -189,14 +216,20 @@ async def _read(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
 
 
 async def _fetch(
-    client: httpx.AsyncClient, url: str, max_bytes: int, timeout: float, allow_private: bool, resolve: Resolver
+    client: httpx.AsyncClient,
+    url: str,
+    max_bytes: int,
+    timeout: float,
+    allow_private: bool,
+    resolve: Resolver,
+    allow: Networks = (),
 ) -> HttpResponse:
     try:
         current = httpx.URL(url.strip())
     except httpx.InvalidURL as exc:
         raise ToolRetry(f"http_get: {url!r} is not a valid URL: {exc}") from None
     for _ in range(MAX_REDIRECTS + 1):
-        target = await _target(current, allow_private, resolve)
+        target = await _target(current, allow_private, resolve, allow)
         request = client.build_request("GET", target.url, headers=target.headers, timeout=timeout, extensions=target.extensions)
         response = await client.send(request, stream=True, follow_redirects=False)
         try:
@@ -219,7 +252,11 @@ async def _fetch(
 
 
 def make_http_get(
-    client: httpx.AsyncClient | None = None, *, allow_private: bool = False, resolver: Resolver | None = None
+    client: httpx.AsyncClient | None = None,
+    *,
+    allow_private: bool = False,
+    allow: Sequence[str | ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+    resolver: Resolver | None = None,
 ) -> Callable[..., Awaitable[HttpResponse]]:
     """Build an ``http_get`` tool.
 
@@ -228,9 +265,15 @@ def make_http_get(
             fresh ``httpx.AsyncClient(trust_env=False)`` per call.
         allow_private: Also fetch private, loopback and other non-public addresses
             (for local development only: it lets a planner reach internal services).
+        allow: Networks (``"10.1.2.0/24"``) or addresses that may be fetched although they
+            are not public; everything else non-public stays refused.
         resolver: ``async (host, port) -> [address, ...]``; defaults to the system resolver.
     """
     resolve = resolver or _system_resolve
+    try:
+        networks: Networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"make_http_get(allow=...): {exc}; give networks such as '10.1.2.0/24' or addresses") from exc
 
     @tool(timeout=MAX_TIMEOUT + 5)
     async def http_get(
@@ -256,9 +299,9 @@ def make_http_get(
         try:
             with anyio.fail_after(timeout):
                 if client is not None:
-                    return await _fetch(client, url, max_bytes, timeout, allow_private, resolve)
+                    return await _fetch(client, url, max_bytes, timeout, allow_private, resolve, networks)
                 async with httpx.AsyncClient(trust_env=False) as own:
-                    return await _fetch(own, url, max_bytes, timeout, allow_private, resolve)
+                    return await _fetch(own, url, max_bytes, timeout, allow_private, resolve, networks)
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise TimeoutError(f"http_get: GET {url} did not finish within {timeout:g} s") from exc
         except httpx.TransportError as exc:

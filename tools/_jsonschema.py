@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["RecursiveSchema", "close_objects", "inline_refs", "map_subschemas", "strip_titles"]
+from reasoner.grammars._jsonschema import DEFAULT_LIMITS, SchemaLimits, SchemaProblem
+
+__all__ = ["RecursiveSchema", "SchemaProblem", "close_objects", "inline_refs", "map_subschemas", "strip_titles"]
 
 Schema = dict[str, Any]
 
@@ -60,25 +62,57 @@ def close_objects(schema: Schema) -> Schema:
     return out
 
 
-def inline_refs(schema: Schema, defs: Mapping[str, Schema]) -> Schema:
+def inline_refs(
+    schema: Schema,
+    defs: Mapping[str, Schema],
+    *,
+    limits: SchemaLimits = DEFAULT_LIMITS,
+    copy: bool = True,
+    root: Schema | None = None,
+) -> Schema:
     """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
 
-    Keywords beside a ``$ref`` (``description``, ``default``) override the definition's;
+    With ``root`` (the whole schema as written), any other local JSON pointer
+    (``#/properties/a/items``) is followed into it too. Keywords beside a ``$ref``
+    (``description``, ``default``) override the definition's, except in a schema whose
+    ``$schema`` is draft 7 or older (``root``'s), where they are ignored, as those drafts say;
     a ``discriminator`` with a ``mapping`` (OpenAPI, pointing at definitions) is dropped.
-    Raises :class:`RecursiveSchema` for a cycle and ``KeyError`` for a ref to a missing or
-    non-local definition.
+    Each definition is inlined once and shared, and the size of the result is counted
+    before it is built, so the work is linear in the schema as written: a schema that
+    would expand past ``limits.max_expanded`` subschemas or ``limits.max_depth`` levels
+    (definitions that each refer twice to the next double at every level) raises
+    :class:`SchemaProblem` instead. Raises :class:`RecursiveSchema` for a cycle and
+    ``KeyError`` for a ref to a missing or non-local definition. With ``copy=False`` an
+    inlined definition is one object shared by every place that refers to it (for a caller
+    that copies the result anyway, e.g. through :func:`close_objects`).
     """
+    done: dict[str, tuple[Schema, int, int]] = {}  # definition -> (inlined, subschemas, depth)
+    old_draft = root is not None and _ignores_ref_siblings(root.get("$schema"))
 
-    def visit(node: Schema, stack: tuple[str, ...]) -> Schema:
+    def lookup(ref: str) -> tuple[str, Schema]:
+        try:
+            name = _local_name(ref)
+            return name, defs[name]
+        except KeyError:
+            if root is None:
+                raise
+        return ref, _pointer(root, ref)
+
+    def visit(node: Schema, stack: tuple[str, ...], depth: int) -> tuple[Schema, int, int]:
+        if depth > limits.max_depth:
+            raise SchemaProblem(f"the schema nests deeper than {limits.max_depth} subschemas once its $refs are inlined")
         ref = node.get("$ref")
         if isinstance(ref, str):
-            name = _local_name(ref)
+            name, definition = lookup(ref)
             if name in stack:
                 raise RecursiveSchema(name)
-            target = visit(defs[name], (*stack, name))
-            siblings = map_subschemas({k: v for k, v in node.items() if k != "$ref"}, lambda c: visit(c, stack))
-            return {**target, **siblings}
-        out = map_subschemas(node, lambda child: visit(child, stack))
+            if name not in done:
+                done[name] = visit(definition, (*stack, name), depth + 1)
+            target, size, height = done[name]
+            rest = {} if old_draft else {k: v for k, v in node.items() if k != "$ref"}
+            siblings, more, high = _children(rest, lambda c: visit(c, stack, depth + 1))
+            return _count({**target, **siblings}, size + more, max(height, high), limits, ref)
+        out, size, height = _children(node, lambda child: visit(child, stack, depth + 1))
         if isinstance(out.get("discriminator"), dict) and "mapping" in out["discriminator"]:
             # OpenAPI's discriminator maps to #/$defs/... names that no longer exist; the
             # oneOf members' `const` tags constrain the value on their own
@@ -87,12 +121,72 @@ def inline_refs(schema: Schema, defs: Mapping[str, Schema]) -> Schema:
         if isinstance(members, list) and len(members) == 1 and not set(members[0]) & (set(out) - {"allOf"}):
             # pydantic's older `allOf: [{$ref}]` wrapper around a described field: flatten it
             out = {**members[0], **{k: v for k, v in out.items() if k != "allOf"}}
-        return out
+        return _count(out, size + 1, height + 1, limits, None)
 
-    inlined = visit(schema, ())
+    shared, _, _ = visit(schema, (), 0)
+    inlined: Schema = _unshare(shared) if copy else dict(shared)
     inlined.pop("$defs", None)
     inlined.pop("definitions", None)
     return inlined
+
+
+def _children(node: Schema, fn: Callable[[Schema], tuple[Schema, int, int]]) -> tuple[Schema, int, int]:
+    sizes = [0]
+    heights = [0]
+
+    def each(child: Schema) -> Schema:
+        out, size, height = fn(child)
+        sizes.append(size)
+        heights.append(height)
+        return out
+
+    return map_subschemas(node, each), sum(sizes), max(heights)
+
+
+def _count(out: Schema, size: int, height: int, limits: SchemaLimits, ref: str | None) -> tuple[Schema, int, int]:
+    if size > limits.max_expanded:
+        where = f" (through $ref {ref!r})" if ref else ""
+        raise SchemaProblem(
+            f"the schema expands to more than {limits.max_expanded:,} subschemas once its $refs are inlined{where}; "
+            "refer to each definition fewer times"
+        )
+    if height > limits.max_depth:
+        raise SchemaProblem(f"the schema nests deeper than {limits.max_depth} subschemas once its $refs are inlined")
+    return out, size, height
+
+
+def _unshare(node: Any) -> Any:
+    """A tree copy of a result whose inlined definitions are shared (bounded by the caps)."""
+    if isinstance(node, dict):
+        return {k: _unshare(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_unshare(v) for v in node]
+    return node
+
+
+_OLD_DRAFTS = ("draft-03", "draft-04", "draft-06", "draft-07")
+
+
+def _ignores_ref_siblings(dialect: Any) -> bool:
+    return isinstance(dialect, str) and any(d in dialect for d in _OLD_DRAFTS)
+
+
+def _pointer(root: Schema, ref: str) -> Schema:
+    """The subschema at a local JSON pointer (``#/properties/a``); ``KeyError`` if none."""
+    if not ref.startswith("#"):
+        raise KeyError(ref)
+    node: Any = root
+    for part in ref[1:].split("/")[1:] if ref != "#" else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise KeyError(ref)
+    if not isinstance(node, dict):
+        raise KeyError(ref)
+    return node
 
 
 def _local_name(ref: str) -> str:

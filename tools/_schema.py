@@ -259,10 +259,11 @@ def _output(
         _check_type(tool, "return", hint)  # raises with the reason
         raise ToolDefinitionError(f"tool {tool!r}: cannot build the output schema ({exc})", tool=tool) from exc
     defs = schema.pop("$defs", {})
+    # closed: the result is dumped through this type, so an object has exactly the fields it lists
     try:
-        schema = strip_titles(inline_refs(schema, defs))
+        schema = close_objects(strip_titles(inline_refs(schema, defs)))
     except RecursiveSchema:  # keep the definitions, at the top, referenced as #/$defs/...
-        schema = strip_titles({**schema, "$defs": defs})
+        schema = close_objects(strip_titles({**schema, "$defs": defs}))
     if returns_doc and "description" not in schema:
         schema["description"] = returns_doc
     return schema, functools.partial(_dump_typed, tool, adapter)

@@ -137,7 +137,7 @@ class ToolSpec:
         the spec's metadata. See ``reasoner.tools._dialect`` for the conversion rules.
         """
         _check_option_names(options)
-        converted = convert_function_spec(spec)
+        converted = convert_function_spec(spec, name=options.get("name"))
         merged: dict[str, Any] = {**converted.metadata, **options}
         _check_option_names(merged)
         name = check_name(merged.pop("name", converted.name))

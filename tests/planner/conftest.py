@@ -26,8 +26,8 @@ def _object(properties: dict[str, Any], required: list[str], **extra: Any) -> di
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False, **extra}
 
 
-HIT = {"type": "object", "properties": {"title": {"type": "string"}, "score": {"type": "number"}, "tickers": {"type": "array", "items": {"type": "string"}}}, "required": ["title", "score", "tickers"]}
-PRICE = {"type": "object", "title": "Price", "properties": {"ticker": {"type": "string"}, "close": {"type": "number"}, "currency": {"type": "string"}, "date": {"type": "string", "format": "date"}, "volume": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}, "required": ["ticker", "close", "currency", "date"]}
+HIT = {"type": "object", "properties": {"title": {"type": "string"}, "score": {"type": "number"}, "tickers": {"type": "array", "items": {"type": "string"}}}, "required": ["title", "score", "tickers"], "additionalProperties": False}
+PRICE = {"type": "object", "title": "Price", "properties": {"ticker": {"type": "string"}, "close": {"type": "number"}, "currency": {"type": "string"}, "date": {"type": "string", "format": "date"}, "volume": {"anyOf": [{"type": "integer"}, {"type": "null"}]}}, "required": ["ticker", "close", "currency", "date"], "additionalProperties": False}
 
 
 def make_registry() -> ToolRegistry:

@@ -49,7 +49,7 @@ def scripted(*answers: str) -> Callable[[], Engine]:
 
 
 async def client_for(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         yield client
 
 
@@ -87,7 +87,8 @@ async def test_cors_is_off_unless_origins_are_configured() -> None:
     preflight = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
     async for c in client_for(create_app(scripted())):
         r = await c.options("/v1/reason", headers=preflight)
-        assert "access-control-allow-origin" not in r.headers and r.status_code == 405
+        assert "access-control-allow-origin" not in r.headers and r.status_code == 403
+        assert r.json()["error"]["code"] == "origin_not_allowed"
     async for c in client_for(create_app(scripted(), cors_origins=["https://app.example"])):
         r = await c.options("/v1/reason", headers=preflight)
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"

@@ -14,7 +14,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from pydantic import BaseModel, ConfigDict
 
@@ -40,7 +40,10 @@ def _round(x: Number, digits: Number = 0) -> Number:
         raise ValueError("round(x, digits) needs a whole number of digits between -100 and 100")
     if not math.isfinite(x):
         raise ValueError("round() needs a finite number")
-    rounded = Decimal(repr(x)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    exact = Decimal(repr(x))
+    with localcontext() as ctx:  # digits enough for the result: round(1e20, 10) has 31
+        ctx.prec = max(exact.adjusted() + 1, 1) + max(digits, 0) + 2
+        rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return int(rounded) if digits <= 0 else float(rounded)
 
 

@@ -6,8 +6,10 @@ figures and GUI event loops are left alone, and tool calls in worker threads do 
 share state (a lock serialises the drawing itself, which takes a few milliseconds).
 
 Where files go: ``make_chart(output_dir)`` picks the folder; the default ``chart``
-tool writes to ``<system temp dir>/reasoner-charts/`` (the CLI may pass a folder it
-read from its options or the environment). File names are a hash of the inputs,
+tool writes to ``<system temp dir>/reasoner-<uid>/reasoner-charts/``, inside a folder
+only this user may enter (created with mode 0700; refused when it is a symlink, someone
+else's, or open to others: a shared temp dir is where another user plants a symlink).
+The CLI may pass a folder it read from its options or the environment. File names are a hash of the inputs,
 so the same chart is written to the same path, atomically. Every chart carries the
 footer "sample data (reasoner demo)": the demo's prices are not real quotes.
 """
@@ -18,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from reasoner.errors import ToolRetry
+from reasoner.errors import ToolError, ToolRetry
 from reasoner.tools import tool
 
 if TYPE_CHECKING:
@@ -55,8 +58,29 @@ class ChartResult(BaseModel):
 
 
 def default_chart_dir() -> Path:
-    """The folder the default ``chart`` tool writes to: ``<temp dir>/reasoner-charts``."""
-    return Path(tempfile.gettempdir()) / "reasoner-charts"
+    """The folder the default ``chart`` tool writes to: ``<temp dir>/reasoner-<uid>/reasoner-charts``."""
+    return Path(tempfile.gettempdir()) / f"reasoner-{_uid()}" / "reasoner-charts"
+
+
+def _uid() -> int | str:
+    getuid = getattr(os, "getuid", None)
+    return getuid() if getuid is not None else os.environ.get("USERNAME", "user")
+
+
+def _private(folder: Path) -> None:
+    """Create ``folder`` (mode 0700) and check nobody else can have planted or entered it."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    getuid = getattr(os, "getuid", None)
+    if (
+        stat.S_ISLNK(info.st_mode)
+        or not stat.S_ISDIR(info.st_mode)
+        or (getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o077))
+    ):
+        raise ToolError(
+            f"chart: {folder} is not a private folder of this user (a symlink, someone else's, or open to others); "
+            "remove it, or give the chart tool a folder (make_chart(output_dir), --chart-dir)"
+        )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -72,11 +96,12 @@ def _figure(values: list[float], labels: list[str], title: str) -> Figure:
     positions = list(range(len(values)))
     bars = axes.bar(positions, values, color="#4C72B0")
     axes.bar_label(bars, labels=[f"{v:,.6g}" for v in values], fontsize=8, padding=2)
-    axes.set_xticks(positions, labels, rotation=30 if len(values) > 6 else 0, ha="right" if len(values) > 6 else "center")
+    rotation, align = (30, "right") if len(values) > 6 else (0, "center")
+    axes.set_xticks(positions, labels, rotation=rotation, ha=align, parse_math=False)
     axes.axhline(0, color="black", linewidth=0.6)
     axes.spines[["top", "right"]].set_visible(False)
     if title:
-        axes.set_title(title)
+        axes.set_title(title, parse_math=False)  # a model's "$x^{$" is text, not TeX to parse
     figure.supxlabel(FOOTER, x=0.99, ha="right", fontsize=7, color="gray")  # constrained layout leaves room for it
     return figure
 
@@ -118,6 +143,8 @@ def make_chart(output_dir: str | os.PathLike[str] | None = None) -> Callable[...
         digest = hashlib.sha256(json.dumps([values, names, title]).encode()).hexdigest()[:16]
         path = target / f"chart-{digest}.png"
         metadata = {"Title": title or "bar chart", "Source": FOOTER, "Software": "reasoner"}
+        if folder is None:
+            _private(target.parent)
         target.mkdir(parents=True, exist_ok=True)
         with _LOCK:
             figure = _figure(values, names, title)

@@ -18,7 +18,7 @@ __all__ = ["DEMO_EXAMPLES", "demo_tools"]
 def demo_tools(*, chart_dir: str | os.PathLike[str] | None = None) -> list[Callable[..., Any]]:
     """The demo tools, offline and deterministic: search, stock_price, chart, calculator, convert_units.
 
-    ``chart_dir`` is where ``chart`` writes its PNGs (default: ``<temp dir>/reasoner-charts``).
+    ``chart_dir`` is where ``chart`` writes its PNGs (default: :func:`default_chart_dir`).
     Prices come from a bundled sample table and are labelled "sample data".
     """
     return [search, stock_price, make_chart(chart_dir) if chart_dir is not None else chart, calculator, convert_units]

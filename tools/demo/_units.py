@@ -165,4 +165,6 @@ def convert_units(value: float, from_unit: str, to_unit: str) -> Conversion:
     if source.quantity == "temperature" and base < 0:
         raise ToolRetry(f"convert_units: {value:g} {source.symbol} is below absolute zero")
     result = float(f"{(base - target.offset) / target.factor:.12g}")
+    if not math.isfinite(result):  # 1e308 km in mm: past the largest float
+        raise ToolRetry(f"convert_units: {value:g} {source.symbol} in {target.symbol} is too large for a number; use a larger unit")
     return Conversion(value=value, from_unit=source.symbol, to_unit=target.symbol, result=result, quantity=source.quantity)
