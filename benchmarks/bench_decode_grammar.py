@@ -52,7 +52,7 @@ from reasoner.models import GenerateOptions, Message, TransformersModel, load_sm
 from reasoner.planner import Plan, plan_schema, validate  # noqa: E402
 from reasoner.planner._prompts import plan_messages  # noqa: E402
 from reasoner.tools import ToolRegistry  # noqa: E402
-from reasoner.tools.demo import DEMO_EXAMPLES, demo_tools  # noqa: E402
+from reasoner.tools.demo import demo_tools  # noqa: E402
 
 REPEATS = 3
 QUESTION = "Which three cloud providers are largest, what are their latest stock prices, and chart them"
@@ -187,7 +187,7 @@ def measure() -> None:
     """One configuration (this process's environment): warm up, then alternate the runs."""
     registry = ToolRegistry.of(demo_tools())
     schema = plan_schema(registry, **SCHEMA_OPTIONS)
-    messages = plan_messages(QUESTION, registry, examples=DEMO_EXAMPLES)
+    messages = plan_messages(QUESTION, registry)  # the loop's default prompt: no worked examples
     model = load_smollm2()
     runner = CountingRunner(model._runner)
     model._runner = runner  # the loop reads the runner at each generation

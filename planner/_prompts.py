@@ -1,8 +1,8 @@
 """Prompts for the three roles of the reasoning loop: planner, joiner, answerer.
 
-The planner sees each tool as a one-line signature (name, arguments with their JSON
-types, what it returns, its description), the ref syntax, and a few worked examples;
-its reply is decoded under :func:`~reasoner.planner.plan_schema`, so the prompt only has
+The planner sees each tool as one line (name, parameters with brief docs, the fields it
+returns, a brief description) and the ref syntax (:func:`planner_system`), and no worked
+examples unless the caller passes some; its reply is decoded under :func:`~reasoner.planner.plan_schema`, so the prompt only has
 to steer *which* valid plan it writes. The joiner replies under :data:`JOIN_SCHEMA`.
 Observations (tool outputs) are shown as compact JSON, each cut to a bounded length so a
 large output cannot blow the context of a small model.
@@ -11,6 +11,7 @@ large output cannot blow the context of a small model.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,9 +27,11 @@ __all__ = [
     "Example",
     "Observation",
     "answer_messages",
+    "brief",
     "format_observations",
     "join_messages",
     "plan_messages",
+    "planner_system",
 ]
 
 Example = tuple[str, "Plan | str | Mapping[str, Any]"]
@@ -51,6 +54,8 @@ JOIN_SCHEMA: dict[str, Any] = {
 }
 
 _OBSERVATION_CHARS = 600
+_TOOL_DOC_CHARS = 48
+_PARAM_DOC_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +94,62 @@ def _type_of(schema: Mapping[str, Any]) -> str:
     return str(kind)
 
 
+_DANGLING = re.compile(r"(?:\s+(?:e\.g\.|such as|such|like|or|and|of|the|a|an|to|for|with|as|in|from))+$", re.IGNORECASE)
+
+
+def brief(text: str, limit: int) -> str:
+    """The first sentence of ``text`` (its first line, up to ". " or "; "), cut at a word
+    boundary to at most ``limit`` characters; a cut never leaves an open quote or
+    parenthesis or a dangling "e.g."."""
+    first = text.strip().split("\n", 1)[0].strip()
+    first = re.split(r"(?<=[^.\s]{2})\. |; ", first, maxsplit=1)[0].rstrip(" .")
+    if len(first) <= limit:
+        return first
+    cut = first[: limit + 1].rsplit(" ", 1)[0] if " " in first[:limit] else first[:limit]
+    while True:
+        before = cut
+        if cut.count('"') % 2:
+            cut = cut[: cut.rindex('"')]
+        if cut.count("(") > cut.count(")"):
+            cut = cut[: cut.rindex("(")]
+        cut = _DANGLING.sub("", cut.rstrip(" ,;:"))
+        if cut == before:
+            return cut
+
+
 def _signature(spec: ToolSpec) -> str:
+    # a parameter shows its brief doc where it has one (the grammar enforces its type),
+    # else its type: the prompt stays short enough for a small model's context
     props: Mapping[str, Any] = spec.input_schema.get("properties", {})
     required = set(spec.input_schema.get("required", ()))
-    args = ", ".join(f"{name}{'' if name in required else '?'}: {_type_of(s)}" for name, s in props.items())
+    params = []
+    for name, schema in props.items():
+        doc = brief(str(schema.get("description", "")), _PARAM_DOC_CHARS) if isinstance(schema, Mapping) else ""
+        params.append(f"{name}{'' if name in required else '?'}: {doc or _type_of(schema)}")
     returns = ""
     if spec.output_schema and spec.output_schema.get("type") == "object":
         fields = ", ".join(spec.output_schema.get("properties", {}))
         returns = f" -> {{{fields}}}"
     elif spec.output_schema:
         returns = f" -> {_type_of(spec.output_schema)}"
-    description = spec.description.strip().splitlines()[0] if spec.description.strip() else ""
-    return f"- {spec.name}({args}){returns}: {description}"
+    description = brief(spec.description, _TOOL_DOC_CHARS)
+    return f"- {spec.name}({'; '.join(params)}){returns}" + (f": {description}" if description else "")
+
+
+def planner_system(registry: ToolRegistry) -> str:
+    """The planner's system message: what to write, the ref syntax, and one line per tool
+    (name, parameters with brief docs, the fields it returns, a brief description).
+
+    This is the one planner prompt: the library, the CLI, the server and the evals all
+    build it here (through :func:`plan_messages`), and tuning data should too, so a model
+    tuned on it sees the same text at run time. It has no worked examples; pass
+    ``examples`` to :func:`plan_messages` (``Engine(examples=...)``) to add some.
+    """
+    tools = "\n".join(_signature(spec) for spec in registry)
+    return (
+        'Plan the tool calls that answer the question. An argument may be {"$ref":ID,"path":"field"}, '
+        'a field of an earlier result ("a.0" is item 0 of a). Omit optional arguments you do not need.\nTools:\n' + tools
+    )
 
 
 def _plan_json(plan: Plan | str | Mapping[str, Any]) -> str:
@@ -121,16 +170,7 @@ def plan_messages(
     When replanning, ``observations`` are the nodes run so far (their ids stay valid as
     refs), ``replan_reason`` is the joiner's reason, and new ids start at ``first_id``.
     """
-    tools = "\n".join(_signature(spec) for spec in registry)
-    system = (
-        "You plan tool calls that answer the user's question. Reply with one JSON plan: "
-        '{"nodes":[{"id":1,"tool":NAME,"args":{...}},...]}. Ids count up from the first id. '
-        'Any argument value may be {"$ref":ID,"path":"field"} to use a field of an earlier '
-        "node's result (path \"\" is the whole result, \"a.0\" is item 0 of field a). "
-        "Calls that do not depend on each other run in parallel. Leave out optional "
-        "arguments you do not need.\n\nTools:\n" + tools
-    )
-    messages = [Message("system", system)]
+    messages = [Message("system", planner_system(registry))]
     for question, plan in examples:  # worked examples as earlier turns: small models follow these best
         messages += [Message("user", f"Question: {question}"), Message("assistant", _plan_json(plan))]
     user = f"Question: {query}"

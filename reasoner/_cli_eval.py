@@ -130,7 +130,6 @@ def _evaluate(args: argparse.Namespace, ctx: Context, selected: Dataset, registr
 
     from reasoner._engine import Engine
     from reasoner._roles import Budget
-    from reasoner.tools.demo import DEMO_EXAMPLES
 
     limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
     models = _load_models(roles, ctx.stderr)
@@ -142,7 +141,6 @@ def _evaluate(args: argparse.Namespace, ctx: Context, selected: Dataset, registr
         catalog=roles.catalog,
         budget=Budget(**{k: v for k, v in limits.items() if v is not None}),
         approve=_approve_all if args.yes else _refuse,
-        examples=() if args.no_demo else DEMO_EXAMPLES,
     )
     ctx.stderr.write(f"evaluating {len(selected)} item(s) of {selected.source}\n")
     ctx.stderr.flush()

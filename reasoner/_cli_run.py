@@ -97,7 +97,6 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     from reasoner._engine import Engine
     from reasoner._roles import Budget
     from reasoner.events import save_trace
-    from reasoner.tools.demo import DEMO_EXAMPLES
 
     limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
     budget = Budget(**{k: v for k, v in limits.items() if v is not None})
@@ -110,7 +109,6 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         catalog=roles.catalog,
         budget=budget,
         approve=_approve_all if args.yes else _refuse,
-        examples=() if args.no_demo else DEMO_EXAMPLES,
     )
 
     events: list[Event] = []

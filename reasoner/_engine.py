@@ -5,7 +5,6 @@ work to the executor (``reasoner._executor``) and ``explain`` (``reasoner._expla
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -257,11 +256,15 @@ class Engine:
         """
         return await execute(self._runtime, plan, recorder)
 
-    async def explain(self, plan: Plan | str | Mapping[str, Any]) -> Explanation:
+    async def explain(
+        self, question: str | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
+    ) -> Explanation:
         """Describe how a plan would run, without running any tool.
 
-        ``plan`` may be a question: the planner model then writes the plan (under the plan
-        grammar), and the explanation is of that plan.
+        A string is always a question, whatever it looks like (a quoted string, JSON,
+        anything): the planner model writes the plan (under the plan grammar), and the
+        explanation is of that plan. A :class:`~reasoner.planner.Plan` or a mapping
+        (``{"nodes": [...]}``) is a plan; plan JSON text goes in ``plan=``.
 
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
         dependencies, timeout, retries, cache, concurrency limit, approval) and ``levels``;
@@ -270,13 +273,22 @@ class Engine:
         Raises:
             PlanError: the plan is malformed or does not fit the tools.
             ModelError: every planner model failed (for a question).
-            UsageError: a question, but no tools are registered.
+            UsageError: both or neither of ``question`` and ``plan``; a question, but no
+                tools are registered.
         """
-        if isinstance(plan, str):
-            try:
-                json.loads(plan)
-            except ValueError:  # not JSON, so a question: ask the planner
-                if not len(self._runtime.registry):
-                    raise UsageError("explain(question) needs tools to plan with; register tools first") from None
-                plan = await plan_only(self._session(Recorder(), None), self._runtime, plan, config=self._config)
-        return explain_plan(load_plan(plan, self._runtime), self._runtime)
+        if (question is None) == (plan is None):
+            raise UsageError("explain() takes a question (a string) or plan=... (a Plan, a mapping or plan JSON), not both or neither")
+        target: Plan | str | Mapping[str, Any]
+        if isinstance(question, str):
+            if not question.strip():
+                raise UsageError("explain() needs a non-empty question string")
+            if not len(self._runtime.registry):
+                raise UsageError("explain(question) needs tools to plan with; register tools first")
+            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config)
+        elif isinstance(question, (Plan, Mapping)):
+            target = question
+        elif question is not None:
+            raise UsageError(f"explain() takes a question string, a Plan or a mapping; got {type(question).__name__}")
+        elif plan is not None:
+            target = plan
+        return explain_plan(load_plan(target, self._runtime), self._runtime)

@@ -29,7 +29,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
@@ -82,8 +82,9 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
     from reasoner._engine import Engine
+    from reasoner.models import Model
 
-__all__ = ["ServerConfig", "add_serve_arguments", "create_app", "serve_main"]
+__all__ = ["ServerConfig", "add_serve_arguments", "create_app", "serve_engine", "serve_main"]
 
 logger = logging.getLogger("reasoner.server")
 _PUBLIC = frozenset({"/healthz", "/openapi.json"})
@@ -448,6 +449,26 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     add_tool_options(parser)
 
 
+def serve_engine(args: argparse.Namespace, env: Mapping[str, str], models: Mapping[str, Model] | None = None) -> Engine:
+    """The engine ``reasoner serve`` runs: the tools and models the options name, with the
+    library's default planner prompt (``models`` are injected by tests, as for the CLI)."""
+    from reasoner._cli_load import build_registry
+    from reasoner._cli_roles import resolve_roles
+    from reasoner._engine import Engine
+
+    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
+    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
+    roles = resolve_roles(args, env, models or {})
+    return Engine(
+        tools=build_registry(args, env),
+        planner=roles.planner,
+        joiner=roles.joiner,
+        answerer=roles.answerer,
+        catalog=roles.catalog,
+        budget=budget,
+    )
+
+
 def serve_main(args: argparse.Namespace) -> int:
     """Run ``reasoner serve`` with parsed ``args`` (see :func:`add_serve_arguments`) until interrupted.
 
@@ -457,25 +478,11 @@ def serve_main(args: argparse.Namespace) -> int:
     import uvicorn
 
     from reasoner._cli_common import split_names
-    from reasoner._cli_load import build_registry
-    from reasoner._cli_roles import resolve_roles
-    from reasoner._engine import Engine
-    from reasoner.tools.demo import DEMO_EXAMPLES
 
     env = os.environ
     keys = [*(args.api_key or ()), *split_names([env.get("REASONER_API_KEYS", "")])]
-    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
-    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
-    roles = resolve_roles(args, env, {})
-    engine = Engine(
-        tools=build_registry(args, env),
-        planner=roles.planner,
-        joiner=roles.joiner,
-        answerer=roles.answerer,
-        catalog=roles.catalog,
-        budget=budget,
-        examples=() if args.no_demo else DEMO_EXAMPLES,
-    )
+    engine = serve_engine(args, env)
+    budget = engine.budget
     app = create_app(
         engine,
         api_keys=keys,

@@ -95,15 +95,30 @@ async def test_str_is_a_readable_table() -> None:
     assert lines[6].split() == ["5", "summarize", "3,4", "2", "2s", "1", "no", "-", "no"]
 
 
-async def test_explain_accepts_plan_json_and_rejects_bad_plans() -> None:
-    x = await engine().explain(PLAN.to_json())
+async def test_explain_accepts_plan_json_as_plan_and_rejects_bad_plans() -> None:
+    x = await engine().explain(plan=PLAN.to_json())
     assert x.critical_path == [1, 3, 5]
     assert (await engine().explain(PLAN.to_dict())).levels == [[1, 2], [3, 4], [5]]
 
     bad = '{"nodes":[{"id":1,"tool":"search","args":{"query":{"$ref":2,"path":""}}}]}'
     with pytest.raises(PlanError) as info:
-        await engine().explain(bad)
+        await engine().explain(plan=bad)
     assert info.value.node_id == 1
+
+
+@pytest.mark.parametrize("question", ['"What is the weather in Paris?"', '{"nodes":[]}', "42", "[1, 2]"])
+async def test_a_string_is_always_a_question_even_when_it_parses_as_json(question: str) -> None:
+    planner = ScriptedModel(['{"nodes":[{"id":1,"tool":"search","args":{"query":"weather Paris"}}]}'])
+    x = await Engine(tools=[search, fetch, summarize], planner=planner).explain(question)
+    assert [n.tool for n in x.plan.nodes] == ["search"]
+    assert planner.calls[0].messages[-1].content == f"Question: {question}"
+
+
+async def test_explain_needs_exactly_one_of_a_question_and_a_plan() -> None:
+    with pytest.raises(UsageError, match="not both or neither"):
+        await engine().explain()
+    with pytest.raises(UsageError, match="not both or neither"):
+        await engine().explain("a question", plan=PLAN)
 
 
 async def test_explaining_a_question_needs_tools_to_plan_with() -> None:
