@@ -160,8 +160,8 @@ def calculator(expression: str, variables: dict[str, float] | None = None) -> Ca
     """Evaluate arithmetic such as "(3 + 4) * 2 ** 3", or "a * 3" with variables {"a": 2.5}.
 
     Args:
-        expression: Arithmetic with + - * / // % ** ^, parentheses, sqrt, log, round, abs, min, max, pi, e, and variable names.
-        variables: Numbers by name, used in the expression; a value may be a ref to an earlier result.
+        expression: Math over numbers and variables. Supports + - * / // % ** ^, parentheses, sqrt, log, round, abs, min, max, pi, e.
+        variables: Numbers by name; a value may be a ref to an earlier result.
 
     Raises:
         ToolRetry: the expression is malformed, uses anything else (an unbound name), divides by
