@@ -20,9 +20,17 @@ def _smollm2(home: str | Path | None, device: str | torch.device) -> Model:
     return model
 
 
+def _smollm2_base(home: str | Path | None, device: str | torch.device) -> Model:
+    from reasoner.models._embedded import SMOLLM2_BASE_NAME, load_smollm2
+
+    model: Model = load_smollm2(home, device=device, name=SMOLLM2_BASE_NAME, adapter=None)
+    return model
+
+
 # name -> loader(home, device). A later catalog adds TOML entries and remote models here.
 _REGISTRY: dict[str, Callable[[str | Path | None, str | torch.device], Model]] = {
     "smollm2-135m": _smollm2,
+    "smollm2-135m-base": _smollm2_base,
 }
 
 
