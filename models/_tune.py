@@ -19,10 +19,12 @@ torch and peft are imported inside the functions: importing this module is cheap
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,12 +210,21 @@ def batch_loss(model: Any, samples: Sequence[tuple[list[int], list[int]]], pad: 
 
     prefix = torch.tensor([samples[0][0][:shared]], device=device)  # [1, P]
     cache = DynamicCache()
-    model(input_ids=prefix, past_key_values=cache, use_cache=True)
-    cache.batch_repeat_interleave(len(samples))
+    key = _cache_keyword(model)
+    model(input_ids=prefix, use_cache=True, **{key: cache})
+    cache.batch_repeat_interleave(len(samples))  # [1, H, P, D] -> [B, H, P, D], gradients flow back to the one prefix pass
     rest = _collate([(ids[shared:], labels[shared:]) for ids, labels in samples], pad, device)
     rest["attention_mask"] = torch.cat([torch.ones((len(samples), shared), dtype=torch.long, device=device), rest["attention_mask"]], dim=1)
-    loss = model(**rest, past_key_values=cache, use_cache=True).loss
+    loss = model(**rest, use_cache=True, **{key: cache}).loss
     return loss
+
+
+def _cache_keyword(model: Any) -> str:
+    # transformers renamed forward(past_key_values=) to cache= (deprecated from 5.2x on)
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def train_lora(
@@ -257,7 +268,8 @@ def train_lora(
         r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
         target_modules=list(config.target_modules), task_type="CAUSAL_LM", bias="none",
     )  # fmt: skip
-    wrapped: Any = peft.get_peft_model(model, lora)  # adapter weights in float32 (autocast_adapter_dtype)
+    with _quiet_peft():
+        wrapped: Any = peft.get_peft_model(model, lora)  # adapter weights in float32 (autocast_adapter_dtype)
     params = [p for p in wrapped.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
 
@@ -322,6 +334,14 @@ def train_lora(
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def _quiet_peft() -> Iterator[None]:
+    # peft calls a transformers property that transformers 5 deprecates; not the user's concern
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, total: int, samples: int) -> None:
     import peft
     import torch
@@ -340,22 +360,68 @@ def _save_checkpoint(path: Path, model: Any, optimizer: Any, step: int, total: i
 
 
 def merge_adapter(model: Any, adapter: str | Path) -> Any:
-    """``model`` with the peft LoRA adapter in folder ``adapter`` merged into its weights
-    (a plain transformers model again: no peft at inference time). Blocking.
+    """``model`` with the LoRA adapter in folder ``adapter`` (peft format) merged into its
+    weights, in place: ``W += B @ A * alpha / r`` per adapted layer. Plain LoRA adapters
+    (what ``reasoner tune`` writes) merge without peft; other kinds (DoRA, rsLoRA, rank or
+    alpha patterns) go through peft when it is installed. Blocking.
 
     Raises:
-        ModelUnavailable: peft is missing, or the folder is not a peft adapter for this model.
+        ModelUnavailable: not an adapter folder, an adapter for another model, or a kind
+            that needs peft when peft is missing.
     """
+    import json
+
+    folder = Path(adapter).expanduser()
+    config_file, weights_file = folder / "adapter_config.json", folder / "adapter_model.safetensors"
+    if not config_file.is_file() or not weights_file.is_file():
+        raise ModelUnavailable(f"no LoRA adapter at {folder}: expected adapter_config.json and adapter_model.safetensors")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"{config_file} is unreadable: {exc}") from exc
+    plain = (
+        config.get("peft_type") == "LORA" and not config.get("use_dora") and not config.get("use_rslora")
+        and not config.get("rank_pattern") and not config.get("alpha_pattern") and not config.get("fan_in_fan_out")
+        and config.get("bias", "none") == "none" and not config.get("modules_to_save")
+    )  # fmt: skip
+    if not plain:
+        return _merge_with_peft(model, folder)
+    import torch
+    from safetensors.torch import load_file
+
+    scale = float(config["lora_alpha"]) / float(config["r"])
+    state = load_file(weights_file)
+    modules = dict(model.named_modules())
+    merged = 0
+    with torch.no_grad():
+        for key, a in state.items():
+            if not key.endswith(".lora_A.weight"):
+                continue
+            stem = key.removesuffix(".lora_A.weight")
+            name = stem.removeprefix("base_model.model.")
+            module = modules.get(name)
+            b = state.get(stem + ".lora_B.weight")
+            if module is None or b is None or not hasattr(module, "weight"):
+                raise ModelUnavailable(f"the adapter in {folder} does not fit this model: it adapts {name!r}, which the model lacks")
+            delta = (b.float() @ a.float()) * scale  # [out, r] @ [r, in] -> [out, in]
+            if delta.shape != module.weight.shape:
+                raise ModelUnavailable(f"the adapter in {folder} does not fit this model: {name} is {tuple(module.weight.shape)}, the adapter's delta {tuple(delta.shape)}")
+            module.weight += delta.to(device=module.weight.device, dtype=module.weight.dtype)
+            merged += 1
+    if not merged:
+        raise ModelUnavailable(f"the adapter in {folder} has no LoRA weights")
+    return model.eval()
+
+
+def _merge_with_peft(model: Any, folder: Path) -> Any:
     try:
         import peft
     except ImportError as exc:
-        raise ModelUnavailable(f"loading the adapter {adapter} needs peft: pip install 'reasoner[tune]'") from exc
-    folder = Path(adapter).expanduser()
-    if not (folder / "adapter_config.json").is_file():
-        raise ModelUnavailable(f"no peft adapter at {folder}: expected adapter_config.json and adapter_model.safetensors")
+        raise ModelUnavailable(f"the adapter in {folder} is not plain LoRA; merging it needs peft: pip install 'reasoner[tune]'") from exc
     dtype = next(model.parameters()).dtype
     try:
-        wrapped: Any = peft.PeftModel.from_pretrained(model, folder, autocast_adapter_dtype=False)
+        with _quiet_peft():
+            wrapped: Any = peft.PeftModel.from_pretrained(model, folder, autocast_adapter_dtype=False)
         merged = wrapped.merge_and_unload()
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelUnavailable(f"cannot apply the adapter in {folder}: {exc}") from exc
