@@ -273,10 +273,12 @@ def examples_from_trace(events: Iterable[Event], *, tools: str = "demo") -> Tune
             step["plan"] = e.data["plan"]
         elif e.type == "node.completed" and e.node_id is not None:
             step.setdefault("obs", {})[e.node_id] = {"id": e.node_id, "output": e.data.get("output")}
-        elif e.type in ("node.failed", "node.skipped") and e.node_id is not None:
-            why = e.data.get("error") or e.data.get("reason") or e.type
+        elif e.type == "node.failed" and e.node_id is not None:  # shown to the model as the loop shows it
+            why = e.data.get("error") or {}
             text = why if isinstance(why, str) else f"{why.get('type', 'Error')}: {why.get('message', '')}"
             step.setdefault("obs", {})[e.node_id] = {"id": e.node_id, "error": text}
+        elif e.type == "node.skipped" and e.node_id is not None:
+            step.setdefault("obs", {})[e.node_id] = {"id": e.node_id, "error": f"skipped: {e.data.get('reason')}"}
         elif e.type == "join.decision" and e.data.get("by") != "loop":
             step["join"] = {"action": e.data["action"], **({"reason": e.data["reason"]} if e.data["action"] == "replan" else {})}
     steps = [by_iter[i] for i in sorted(by_iter) if "plan" in by_iter[i]]
@@ -321,3 +323,33 @@ def load_seeds(path: str | Path) -> list[dict[str, Any]]:
             raise UsageError(f"{file}:{number}: a seed is a JSON object with at least question and plan")
         seeds.append(seed)
     return seeds
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’.-][a-z0-9]+)*")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def contamination(texts: Iterable[str], questions: Iterable[str], *, n: int = 8) -> list[tuple[str, str]]:
+    """``(question, text)`` for each eval question that appears in one of ``texts``, whole or
+    by any run of ``n`` consecutive words (case and punctuation ignored): data that must not
+    be trained on when those questions are used to evaluate."""
+    runs: dict[tuple[str, ...], str] = {}
+    wholes: dict[str, str] = {}
+    for question in questions:
+        words = _words(question)
+        wholes[" " + " ".join(words) + " "] = question
+        for i in range(len(words) - n + 1):
+            runs[tuple(words[i : i + n])] = question
+    found: list[tuple[str, str]] = []
+    for text in texts:
+        words = _words(text)
+        joined = " " + " ".join(words) + " "
+        hit = next((q for whole, q in wholes.items() if whole in joined), None)
+        if hit is None:
+            hit = next((runs[tuple(words[i : i + n])] for i in range(len(words) - n + 1) if tuple(words[i : i + n]) in runs), None)
+        if hit is not None:
+            found.append((hit, text))
+    return found
