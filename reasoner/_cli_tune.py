@@ -47,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--seeds", metavar="FILE", help="seed templates (JSONL) to expand over the tools' values and the demo data")
     data.add_argument("--per-seed", type=positive_int, metavar="N", help="fillings per seed (default: 10)")
     data.add_argument("--teacher", metavar="MODEL", help="a catalog model that plans, joins and answers --questions")
-    data.add_argument("--questions", metavar="FILE", help="questions for --teacher, one per line")
+    data.add_argument("--questions", metavar="FILE|N", help="questions for --teacher, one per line; or N: the teacher writes N")
     data.add_argument("--tools", default="demo", metavar="REF", help='the registry synthesized and traced examples use: "demo" or module:attr (default: demo)')
     data.add_argument("--recipe", choices=["embedded"], help="a built-in recipe: its seeds, data and settings (flags override)")
     data.add_argument("--save-data", metavar="FILE", help="also write the examples used (JSONL)")
@@ -121,7 +121,8 @@ def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) ->
 
         questions = _questions(args.questions)
         made = anyio.run(lambda: teach(args.teacher, questions, resolve_registry(args.tools), tools=args.tools, catalog_env=ctx.env))
-        ctx.stderr.write(f"the teacher {args.teacher} answered {len(made)} of {len(questions)} questions with valid, executed plans\n")
+        asked = questions if isinstance(questions, int) else len(questions)
+        ctx.stderr.write(f"the teacher {args.teacher} answered {len(made)} of {asked} questions with valid, executed plans\n")
         out += made
     elif args.synthesize and not seeds:
         raise CliError("--synthesize needs --seeds FILE or --teacher MODEL --questions FILE", "see reasoner tune --help")
@@ -130,9 +131,11 @@ def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) ->
     return out
 
 
-def _questions(path: str | None) -> list[str]:
+def _questions(path: str | None) -> list[str] | int:
     if not path:
-        raise CliError("--teacher needs --questions FILE (one question per line)", "write the questions the teacher should plan")
+        raise CliError("--teacher needs --questions FILE (one question per line) or N", "write the questions, or let the teacher write N")
+    if path.isdigit():
+        return int(path)
     try:
         lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
     except OSError as exc:
