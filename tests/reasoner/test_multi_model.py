@@ -417,7 +417,7 @@ async def test_a_served_teacher_writes_questions_and_its_good_runs_become_exampl
     assert [e.question for e in examples] == ["Compare MSFT and AAPL closes."]
     [example] = examples
     assert example.plan == json.loads(DEMO_PLAN) and example.answer == DEMO_ANSWER
-    assert example.observations is not None and [o.output["close"] for o in example.observations] == [413.62, 242.65]  # type: ignore[index]
+    assert example.observations is not None and [o.output["close"] for o in example.observations] == [413.62, 248.12]  # type: ignore[index]
     assert example.source == "teacher:teacher"
     assert [s.role for s in role_samples(example, registry)] == ["planner", "joiner", "answerer"]
     assert len(upstream.requests("teacher-id")) == 7
