@@ -9,10 +9,10 @@ which the adapter does know, so that mixed plans are tested too.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
-
-from reasoner.errors import ToolRetry
 from reasoner.tools import tool
 from reasoner.tools.demo import calculator
+
+from reasoner.errors import ToolRetry
 
 __all__ = ["TOOLS", "Forecast", "Population", "Rate", "exchange_rate", "population", "weather"]
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from reasoner.models._protocol import Model
 
 from reasoner.errors import ConfigError
-from reasoner.models._protocol import Model
 
 __all__ = ["catalog_names", "load_model"]
 

@@ -49,14 +49,26 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from reasoner.errors import ConfigError, ModelUnavailable, UsageError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from reasoner.models._catalog import catalog_names, load_model
-from reasoner.models._embedded import SMOLLM2_BASE_NAME, SMOLLM2_NAME, smollm2_gguf, verify_cache
+from reasoner.models._embedded import (
+    SMOLLM2_BASE_NAME,
+    SMOLLM2_NAME,
+    smollm2_gguf,
+    verify_cache,
+)
 from reasoner.models._protocol import Model
 from reasoner.models._remote import OpenAIModel
 from reasoner.models._remote_wire import Secret
+
+from reasoner.errors import ConfigError, ModelUnavailable, UsageError
 
 __all__ = ["ROLES", "Catalog", "ModelEntry"]
 

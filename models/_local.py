@@ -13,11 +13,24 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 import torch
+from reasoner.kernels import select_attention
+from reasoner.models._decode import (
+    DynamicCacheRunner,
+    Generation,
+    IncrementalDetokenizer,
+    Runner,
+    StopMatcher,
+)
+from reasoner.models._protocol import (
+    Delta,
+    FinishReason,
+    GenerateOptions,
+    Message,
+    Usage,
+    as_messages,
+)
 
 from reasoner.errors import ModelUnavailable, UsageError
-from reasoner.kernels import select_attention
-from reasoner.models._decode import DynamicCacheRunner, Generation, IncrementalDetokenizer, Runner, StopMatcher
-from reasoner.models._protocol import Delta, FinishReason, GenerateOptions, Message, Usage, as_messages
 
 __all__ = ["TransformersModel", "chat_prompt", "device_limiter", "quiet_progress", "random_llama"]
 

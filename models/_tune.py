@@ -29,8 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner.errors import ModelUnavailable, UsageError
 from reasoner.models._protocol import Message
+
+from reasoner.errors import ModelUnavailable, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -307,7 +308,7 @@ def train_lora(
             group["lr"] = config.learning_rate * _schedule(step, total, config.warmup_steps)
         with autocast:
             loss = batch_loss(wrapped, batch, pad, device)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

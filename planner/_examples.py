@@ -31,12 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from reasoner.errors import PlanError, UsageError
 from reasoner.models import Message
 from reasoner.planner._plan import Node, Plan
-from reasoner.planner._prompts import Observation, answer_messages, join_messages, plan_messages
+from reasoner.planner._prompts import (
+    Observation,
+    answer_messages,
+    join_messages,
+    plan_messages,
+)
 from reasoner.planner._validate import validate
+
+from reasoner.errors import PlanError, UsageError
 
 if TYPE_CHECKING:
     from reasoner.tools import ToolRegistry

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_seconds
+from reasoner._cli_common import (
+    CliError,
+    Command,
+    Context,
+    debug_flag,
+    positive_seconds,
+)
 from reasoner.errors import ConfigError
 
 if TYPE_CHECKING:

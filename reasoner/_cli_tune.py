@@ -80,7 +80,14 @@ def _recipe(args: argparse.Namespace) -> dict[str, Any]:
 def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) -> list[TuneExample]:
     import anyio
 
-    from reasoner._tune_data import complete, demo_pools, examples_from_trace, expand_seeds, load_seeds, resolve_registry
+    from reasoner._tune_data import (
+        complete,
+        demo_pools,
+        examples_from_trace,
+        expand_seeds,
+        load_seeds,
+        resolve_registry,
+    )
     from reasoner.events import load_trace
     from reasoner.planner._examples import load_examples
 

@@ -27,7 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reasoner.errors import UsageError
-from reasoner.planner._examples import RoleSample, TuneExample, check_example, role_samples
+from reasoner.planner._examples import (
+    RoleSample,
+    TuneExample,
+    check_example,
+    role_samples,
+)
 
 if TYPE_CHECKING:
     from reasoner.evals import EvalReport, ItemResult
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
     from reasoner.models._tune import LoraConfig, Progress, TrainResult
     from reasoner.tools import ToolRegistry
 
-__all__ = ["TuneResult", "evaluate_examples", "split_examples", "tune", "training_samples"]
+__all__ = ["TuneResult", "evaluate_examples", "split_examples", "training_samples", "tune"]
 
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
@@ -276,8 +281,10 @@ def _card_markdown(card: Mapping[str, Any]) -> str:
         f"- base: `{card['base']}`",
         f"- created: {card['created']}",
         f"- command: `{card['command']}`",
-        f"- data: {card['data']['examples']} examples (sha256 `{card['data']['sha256'][:16]}…`), "
-        f"{card['data']['trained']} trained, {card['data']['held_out']} held out; samples {card['data']['samples']}",
+        (
+            f"- data: {card['data']['examples']} examples (sha256 `{card['data']['sha256'][:16]}…`), "
+            f"{card['data']['trained']} trained, {card['data']['held_out']} held out; samples {card['data']['samples']}"
+        ),
         f"- training: {card['training']}",
         "",
         "## Held-out questions, through the real loop and grammar",

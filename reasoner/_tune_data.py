@@ -24,6 +24,7 @@ replan's plan is the executed output of node ID at ``path``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import random
@@ -155,6 +156,12 @@ def _slots(node: Any) -> list[str]:
     return []
 
 
+def _seed_value(chosen: Mapping[str, Any], slot: str, path: str) -> Any:
+    if slot.startswith("$"):
+        return "{{" + slot + ("." + path if path else "") + "}}"  # an output: filled after execution
+    return _lookup(chosen[slot], path)
+
+
 def expand_seeds(
     seeds: Sequence[Mapping[str, Any]],
     registry: ToolRegistry,
@@ -194,12 +201,7 @@ def expand_seeds(
                 chosen[slot] = rng.choice(left)
                 used.append(chosen[slot])
 
-            def lookup(slot: str, path: str) -> Any:
-                if slot.startswith("$"):
-                    return "{{" + slot + ("." + path if path else "") + "}}"  # an output: filled after execution
-                return _lookup(chosen[slot], path)
-
-            filled = _fill(body, lookup)
+            filled = _fill(body, functools.partial(_seed_value, chosen))
             key = json.dumps(filled, sort_keys=True)
             if key in seen:
                 continue

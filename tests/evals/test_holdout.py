@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from reasoner._tune_data import contamination, demo_pools, expand_seeds, resolve_registry
+from reasoner._tune_data import (
+    contamination,
+    demo_pools,
+    expand_seeds,
+    resolve_registry,
+)
 from reasoner._tune_recipe import EMBEDDED, SEEDS
 
 ROOT = Path(__file__).resolve().parents[2]

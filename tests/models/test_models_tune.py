@@ -9,11 +9,18 @@ from typing import Any
 
 import pytest
 import torch
-
-from reasoner.errors import ModelUnavailable, UsageError
 from reasoner.models import Message, TransformersModel, random_llama
 from reasoner.models._local import chat_prompt
-from reasoner.models._tune import LoraConfig, _collate, batch_loss, encode_sample, merge_adapter, train_lora
+from reasoner.models._tune import (
+    LoraConfig,
+    _collate,
+    batch_loss,
+    encode_sample,
+    merge_adapter,
+    train_lora,
+)
+
+from reasoner.errors import ModelUnavailable, UsageError
 
 SYSTEM = "You plan tool calls. " + "Tools: search, stock_price, chart, calculator, convert_units. " * 4
 

@@ -6,13 +6,25 @@ import json
 from pathlib import Path
 
 import pytest
-
-from reasoner.errors import PlanError
 from reasoner.planner import Plan
-from reasoner.planner._examples import ExampleError, canonical_plan, check_example, load_examples, parse_examples, role_samples
-from reasoner.planner._prompts import Observation, answer_messages, join_messages, plan_messages
+from reasoner.planner._examples import (
+    ExampleError,
+    canonical_plan,
+    check_example,
+    load_examples,
+    parse_examples,
+    role_samples,
+)
+from reasoner.planner._prompts import (
+    Observation,
+    answer_messages,
+    join_messages,
+    plan_messages,
+)
 from reasoner.tools import ToolRegistry
 from reasoner.tools.demo import demo_tools
+
+from reasoner.errors import PlanError
 
 PRICE = {"ticker": "NFLX", "name": "Netflix, Inc.", "close": 930.1, "currency": "USD", "date": "2024-12-06", "source": "sample data"}
 EXAMPLE = {

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 import torch
-
-from reasoner._tune import evaluate_examples, split_examples, summary
-from reasoner.cli import main
 from reasoner.models import Catalog, ScriptedModel, random_llama
 from reasoner.planner._examples import parse_examples
 from reasoner.tools import ToolRegistry
 from reasoner.tools.demo import demo_tools
+
+from reasoner._tune import evaluate_examples, split_examples, summary
+from reasoner.cli import main
 
 
 def _example(ticker: str, close: float) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def examples_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def adapter(tiny_folder: Path, examples_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str, str]:
     out = tmp_path_factory.mktemp("adapter") / "a"
-    import io
     import contextlib
+    import io
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):

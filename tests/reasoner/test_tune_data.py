@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pytest
-
-from reasoner import Engine
-from reasoner._tune_data import complete, demo_pools, examples_from_trace, expand_seeds, load_seeds, resolve_registry
-from reasoner.errors import UsageError
-from reasoner.events import load_trace, save_trace
 from reasoner.models import ScriptedModel
 from reasoner.planner._examples import role_samples
 from reasoner.tools import ToolRegistry, tool
 
+from reasoner import Engine
+from reasoner._tune_data import (
+    complete,
+    demo_pools,
+    examples_from_trace,
+    expand_seeds,
+    load_seeds,
+    resolve_registry,
+)
+from reasoner.errors import UsageError
+from reasoner.events import load_trace, save_trace
 
 Colour = Literal["red", "green"]
 

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
+from reasoner.tools import tool
 
 from reasoner.errors import ToolRetry
-from reasoner.tools import tool
 
 __all__ = ["CalcResult", "calculator"]
 
