@@ -20,12 +20,18 @@ from typing import Any
 
 import anyio
 import torch
+from reasoner.models import load_smollm2
+from reasoner.models._tune import (
+    _collate,
+    _quiet_peft,
+    batch_loss,
+    cpu_supports_bf16,
+    encode_sample,
+)
 
 from reasoner._tune import training_samples
 from reasoner._tune_data import complete, demo_pools, expand_seeds, resolve_registry
 from reasoner._tune_recipe import SEEDS
-from reasoner.models import load_smollm2
-from reasoner.models._tune import _collate, _quiet_peft, batch_loss, cpu_supports_bf16, encode_sample
 
 STEPS = 2
 BATCH = 8
