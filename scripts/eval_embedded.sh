@@ -12,8 +12,8 @@ ev() { .venv/bin/python -P -m reasoner eval --planner "$1" --joiner "$1" --answe
 UNSEEN=(--dataset unseen --tools reasoner.evals.unseen_tools:TOOLS --no-demo --no-plugins)
 ev "$TUNED" build/eval-demo-tuned.json
 ev "$TUNED" build/eval-unseen-tuned.json "${UNSEEN[@]}"
-ev "$BASE" build/eval-demo-base.json --timeout 90
 ev "$BASE" build/eval-unseen-base.json --timeout 90 "${UNSEEN[@]}"
+ev "$BASE" build/eval-demo-base.json --timeout 90
 echo "demo.jsonl ($(git rev-parse --short HEAD))"
 .venv/bin/python -P scripts/compare_evals.py base=build/eval-demo-base.json tuned=build/eval-demo-tuned.json
 echo
