@@ -15,7 +15,7 @@ ev "$TUNED" build/eval-unseen-tuned.json "${UNSEEN[@]}"
 ev "$BASE" build/eval-unseen-base.json --timeout 90 "${UNSEEN[@]}"
 ev "$BASE" build/eval-demo-base.json --timeout 90
 echo "demo.jsonl ($(git rev-parse --short HEAD))"
-.venv/bin/python -P scripts/compare_evals.py base=build/eval-demo-base.json tuned=build/eval-demo-tuned.json
+.venv/bin/python -P scripts/eval_table.py base=build/eval-demo-base.json tuned=build/eval-demo-tuned.json
 echo
 echo "unseen.jsonl: tools the adapter never saw"
-.venv/bin/python -P scripts/compare_evals.py base=build/eval-unseen-base.json tuned=build/eval-unseen-tuned.json
+.venv/bin/python -P scripts/eval_table.py base=build/eval-unseen-base.json tuned=build/eval-unseen-tuned.json
