@@ -223,8 +223,8 @@ def tune(
         registries[ref] = resolve_registry(ref)
     for example in examples:
         check_example(example, registries[example.tools])
-    train, held_out = split_examples(examples, holdout, config.seed)
-    held_out = held_out[:eval_limit] if eval_limit is not None else held_out
+    train, held_out_all = split_examples(examples, holdout, config.seed)
+    held_out = held_out_all[:eval_limit] if eval_limit is not None else held_out_all
     samples = training_samples(train, registries, weights=weights, seed=config.seed)
     folder = Path(out).expanduser()
     loader = load or (lambda name: load_model(name, device=device))
@@ -257,7 +257,7 @@ def tune(
         "adapter": "lora (peft)",
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
-        "data": {"sha256": data_hash(examples), "examples": len(examples), "trained": len(train), "held_out": len(held_out), "samples": counts},
+        "data": {"sha256": data_hash(examples), "examples": len(examples), "trained": len(train), "held_out": len(held_out_all), "scored": len(held_out), "samples": counts},
         "lora": config.to_dict(),
         "training": {
             "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 1),
@@ -283,7 +283,7 @@ def _card_markdown(card: Mapping[str, Any]) -> str:
         f"- command: `{card['command']}`",
         (
             f"- data: {card['data']['examples']} examples (sha256 `{card['data']['sha256'][:16]}…`), "
-            f"{card['data']['trained']} trained, {card['data']['held_out']} held out; samples {card['data']['samples']}"
+            f"{card['data']['trained']} trained, {card['data']['held_out']} held out ({card['data']['scored']} scored); samples {card['data']['samples']}"
         ),
         f"- training: {card['training']}",
         "",

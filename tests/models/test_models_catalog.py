@@ -40,6 +40,10 @@ def test_the_embedded_model_ships_its_tuned_adapter_and_card() -> None:
     assert sum(size for name, size in files.items() if name != "training-data.jsonl") <= 25 * 2**20
     card = json.loads((SHIPPED_ADAPTER / "card.json").read_text())
     assert card["base"] == "smollm2-135m-base" and card["recipe"]["tools"] == "demo"
+    import hashlib
+
+    data = (SHIPPED_ADAPTER / "training-data.jsonl").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == card["data"]["sha256"]  # the committed data is what it was trained on
     assert {"smollm2-135m", "smollm2-135m-base"} <= set(catalog_names())
 
 
