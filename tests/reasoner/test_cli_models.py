@@ -188,7 +188,7 @@ def test_json_is_one_document_without_keys_or_url_credentials(
     assert doc["config"] == str(config)
     assert doc["roles"] == {"planner": ["fast", "tiny"], "joiner": ["mine"], "answerer": ["mine", "fast"]}
     models = {m["name"]: m for m in doc["models"]}
-    assert list(models) == ["fast", "mine", "smollm2-135m", "tiny"]
+    assert list(models) == ["fast", "mine", "smollm2-135m", "smollm2-135m-base", "tiny"]
     fast = models["fast"]
     assert (fast["kind"], fast["url"], fast["model"]) == ("remote", "https://api.example.com/v1", "qwen3-8b")
     assert (fast["api_key_env"], fast["api_key_set"], fast["roles"]) == ("FAST_KEY", True, {"planner": 1, "answerer": 2})
@@ -221,7 +221,7 @@ def test_check_passes_when_every_model_is_usable(
     assert code == 0, err
     assert err == ""
     checks = lines_of(out, "checks")
-    assert sorted(checks) == ["checks", "fast", "mine", "smollm2-135m", "tiny"]
+    assert sorted(checks) == ["checks", "fast", "mine", "smollm2-135m", "smollm2-135m-base", "tiny"]
     assert all(line.split()[1] == "ok" for name, line in checks.items() if name != "checks"), out
     assert "reachable and serving 'qwen3-8b'" in checks["fast"]
     assert "has config.json, weights and a tokenizer" in checks["mine"]
@@ -264,7 +264,7 @@ path = "weights/llama"
     assert rows["served"].split()[-1] == "ok"
     for name in ("other", "down", "stuck", "nokey", "mine"):
         assert rows[name].split()[-1] == "FAIL", out
-    assert_one_error(code, err, "5 of 7 model check(s) failed", "other", "down", "stuck", "nokey", "mine")
+    assert_one_error(code, err, "5 of 8 model check(s) failed", "other", "down", "stuck", "nokey", "mine")
     checks = lines_of(out, "checks")
     assert "serves 'qwen3-8b', not 'llama-70b'" in checks["other"]
     assert "cannot reach the server" in checks["down"]

@@ -394,3 +394,30 @@ def test_the_api_key_is_not_in_the_error_of_a_run_that_fails(
     assert "HTTP 401" in said
     out2, err2 = capsys.readouterr()
     assert_secret_absent(out, err, out2, err2, said, (isolated / "t.jsonl").read_text(), caplog.text)
+
+
+# -- a teacher model on a server writes training examples (reasoner tune --synthesize --teacher) --
+
+
+async def test_a_served_teacher_writes_questions_and_its_good_runs_become_examples(upstream: Upstream, tmp_path: Path) -> None:
+    from reasoner._tune_teacher import teach
+    from reasoner.planner._examples import role_samples
+    from reasoner.tools import ToolRegistry
+    from reasoner.tools.demo import demo_tools
+
+    bad_plan = '{"nodes":[{"id":1,"tool":"stock_price","args":{"ticker":"ZZZZ"}}]}'
+    upstream.script["teacher-id"] = [
+        Reply(json.dumps({"questions": ["Compare MSFT and AAPL closes.", "What is ZZZZ at?"]})),
+        Reply(DEMO_PLAN), Reply(FINISH), Reply(DEMO_ANSWER),  # question 1: a good run
+        Reply(bad_plan), Reply(FINISH), Reply("ZZZZ is unknown."),  # question 2: its call fails
+    ]  # fmt: skip
+    (tmp_path / "reasoner.toml").write_text(f'[models.teacher]\nurl = "{upstream.url}"\nmodel = "teacher-id"\n')
+    registry = ToolRegistry(demo_tools())
+    examples = await teach("teacher", 2, registry, catalog_env={"REASONER_CONFIG": str(tmp_path / "reasoner.toml")})
+    assert [e.question for e in examples] == ["Compare MSFT and AAPL closes."]
+    [example] = examples
+    assert example.plan == json.loads(DEMO_PLAN) and example.answer == DEMO_ANSWER
+    assert example.observations is not None and [o.output["close"] for o in example.observations] == [413.62, 248.12]  # type: ignore[index]
+    assert example.source == "teacher:teacher"
+    assert [s.role for s in role_samples(example, registry)] == ["planner", "joiner", "answerer"]
+    assert len(upstream.requests("teacher-id")) == 7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_text_prints_whole_numbers_without_a_decimal_point() -> None:
     ],
 )
 def test_anything_but_arithmetic_is_refused_without_running_it(expression: str) -> None:
-    with pytest.raises(ToolRetry, match="not supported|takes|well-formed"):
+    with pytest.raises(ToolRetry, match="not supported|takes|well-formed|not a known name"):
         calculator(expression)
 
 
@@ -89,3 +90,60 @@ def test_anything_but_arithmetic_is_refused_without_running_it(expression: str) 
 def test_impossible_or_unbounded_expressions_say_why(expression: str, reason: str) -> None:
     with pytest.raises(ToolRetry, match=reason):
         calculator(expression)
+
+
+def test_variables_bind_names_in_the_expression() -> None:
+    result = calculator("(a - b) / b * 100", variables={"a": 930.1, "b": 878.57})
+    assert result.value == pytest.approx((930.1 - 878.57) / 878.57 * 100)
+    assert calculator("price * 3", variables={"price": 2.5}).text == "7.5"
+
+
+@pytest.mark.parametrize(
+    ("variables", "reason"),
+    [
+        ({"sqrt": 2.0}, "variable name 'sqrt' is not allowed"),
+        ({"pi": 3.0}, "variable name 'pi' is not allowed"),
+        ({"a b": 1.0}, "variable name 'a b' is not allowed"),
+        ({"a": float("nan")}, "not a finite number"),
+        ({f"v{i}": 1.0 for i in range(17)}, "more than 16"),
+    ],
+)
+def test_bad_variables_are_refused_with_the_reason(variables: dict[str, float], reason: str) -> None:
+    with pytest.raises(ToolRetry, match=re.escape(reason)):
+        calculator("1", variables=variables)
+
+
+def test_an_unbound_name_says_which_variables_exist() -> None:
+    with pytest.raises(ToolRetry, match=r"'c' is not a known name \(the variables given are a, b\)"):
+        calculator("a + c", variables={"a": 1.0, "b": 2.0})
+    with pytest.raises(ToolRetry, match="no variables were given"):
+        calculator("x * 2")
+
+
+async def test_a_plan_binds_variables_to_earlier_results_with_refs() -> None:
+    from reasoner import Engine
+    from reasoner.planner import Plan
+    from reasoner.tools.demo import demo_tools
+
+    plan = Plan.from_json(
+        '{"nodes":[{"id":1,"tool":"stock_price","args":{"ticker":"NFLX"}},'
+        '{"id":2,"tool":"calculator","args":{"expression":"a*3","variables":{"a":{"$ref":1,"path":"close"}}}}]}'
+    )
+    result = await Engine(tools=demo_tools()).execute(plan)
+    assert result.outputs[2]["value"] == pytest.approx(930.1 * 3)
+
+
+def test_variables_in_the_plan_schema_take_numbers_or_refs() -> None:
+    import jsonschema
+
+    from reasoner.planner import plan_schema
+    from reasoner.tools import ToolRegistry
+    from reasoner.tools.demo import demo_tools
+
+    schema = plan_schema(ToolRegistry(demo_tools()), strict=True, unknown_tool_paths="union")  # as the loop builds it
+    ok = {"nodes": [{"id": 1, "tool": "stock_price", "args": {"ticker": "NFLX"}},
+                    {"id": 2, "tool": "calculator", "args": {"expression": "a*3", "variables": {"a": {"$ref": 1, "path": "close"}}}}]}
+    jsonschema.validate(ok, schema)
+    bad = {"nodes": [{"id": 1, "tool": "calculator", "args": {"expression": "a*3", "variables": {"a": "ten"}}}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)

@@ -2,7 +2,9 @@
 
 Supported: numbers, ``+ - * / // % **`` (``^`` is read as power, as on a calculator),
 unary ``+``/``-``, parentheses, ``sqrt log log10 exp round abs min max``, and the
-constants ``pi`` and ``e``. Everything else (names, attributes, strings, comparisons,
+constants ``pi`` and ``e``, and named variables given in ``variables`` (so a plan can bind
+them to earlier results with refs: ``{"expression": "a*3", "variables": {"a": {"$ref": 1,
+"path": "close"}}}``, instead of copying numbers into the string). Everything else (names, attributes, strings, comparisons,
 comprehensions, ...) is refused with :class:`~reasoner.errors.ToolRetry`. Integer
 powers and intermediate integers are bounded (``MAX_INT_BITS``) so no expression can
 exhaust memory or time.
@@ -13,7 +15,8 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +28,9 @@ __all__ = ["CalcResult", "calculator"]
 
 MAX_EXPRESSION_CHARS = 500
 MAX_INT_BITS = 4096  # about 1e1233: far past anything a float can hold
-_SUPPORTED = "numbers, + - * / // % ** (or ^), parentheses, sqrt, log, log10, exp, round, abs, min, max, pi, e"
+MAX_VARIABLES = 16
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_SUPPORTED = "numbers, + - * / // % ** (or ^), parentheses, sqrt, log, log10, exp, round, abs, min, max, pi, e, names bound in variables"
 
 Number = int | float
 
@@ -98,18 +103,21 @@ def _checked(value: Number) -> Number:
     return value
 
 
-def _evaluate(node: ast.AST) -> Number:
+def _evaluate(node: ast.AST, names: Mapping[str, Number]) -> Number:
     if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
+        return _evaluate(node.body, names)
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
         return node.value
-    if isinstance(node, ast.Name) and node.id in _CONSTANTS:
-        return _CONSTANTS[node.id]
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
+        given = f"the variables given are {', '.join(sorted(set(names) - set(_CONSTANTS)))}" if len(names) > len(_CONSTANTS) else "no variables were given"
+        raise _Refused(f"{node.id!r} is not a known name ({given}); bind it in variables")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _evaluate(node.operand)
+        value = _evaluate(node.operand, names)
         return -value if isinstance(node.op, ast.USub) else +value
     if isinstance(node, ast.BinOp):
-        left, right = _evaluate(node.left), _evaluate(node.right)
+        left, right = _evaluate(node.left, names), _evaluate(node.right, names)
         if isinstance(node.op, ast.Pow):
             return _checked(_power(left, right))
         function = _BINARY.get(type(node.op))
@@ -120,7 +128,7 @@ def _evaluate(node: ast.AST) -> Number:
         function, low, high = _FUNCTIONS[name]
         if node.keywords or not low <= len(node.args) <= high:
             raise _Refused(f"{name}() takes {low} to {high} plain arguments" if low != high else f"{name}() takes {low} argument")
-        return function(*(_evaluate(arg) for arg in node.args))
+        return function(*(_evaluate(arg, names) for arg in node.args))
     if isinstance(node, ast.Tuple):
         raise _Refused("a comma outside a function call (write 1234, not 1,234)")
     raise _Refused(f"{ast.unparse(node)!r} is not supported")
@@ -132,16 +140,37 @@ def _format(value: float) -> str:
     return format(value, ".12g")
 
 
+def _names(variables: Mapping[str, float] | None) -> dict[str, Number]:
+    names: dict[str, Number] = dict(_CONSTANTS)
+    if not variables:
+        return names
+    if len(variables) > MAX_VARIABLES:
+        raise ToolRetry(f"calculator: {len(variables)} variables given, more than {MAX_VARIABLES}; combine steps")
+    for name, value in variables.items():
+        if not _VARIABLE.fullmatch(name) or name in _FUNCTIONS or name in _CONSTANTS:
+            raise ToolRetry(
+                f"calculator: variable name {name!r} is not allowed; use a short name of letters, digits and _ "
+                f"(not {', '.join(sorted({*_FUNCTIONS, *_CONSTANTS}))})"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ToolRetry(f"calculator: variable {name!r} is {value!r}, not a finite number")
+        names[name] = value
+    return names
+
+
 @tool(timeout=10, cache=True)
-def calculator(expression: str) -> CalcResult:
-    """Evaluate an arithmetic expression such as "(3 + 4) * 2 ** 3" or "sqrt(2) * pi".
+def calculator(expression: str, variables: dict[str, float] | None = None) -> CalcResult:
+    """Evaluate arithmetic such as "(3 + 4) * 2 ** 3", or "a * 3" with variables {"a": 2.5}.
 
     Args:
-        expression: Arithmetic with + - * / // % ** ^, parentheses, sqrt, log, round, abs, min, max, pi, e.
+        expression: Math over numbers and variables. Supports + - * / // % ** ^, parentheses, sqrt, log, round, abs, min, max, pi, e.
+        variables: Numbers by name; a value may be a ref to an earlier result.
 
     Raises:
-        ToolRetry: the expression is malformed, uses anything else, divides by zero, or is too large.
+        ToolRetry: the expression is malformed, uses anything else (an unbound name), divides by
+            zero, or is too large; a variable is misnamed or not a finite number.
     """
+    names = _names(variables)
     text = expression.strip()
     if not text:
         raise ToolRetry(f"calculator: the expression is empty; write arithmetic using {_SUPPORTED}")
@@ -150,7 +179,7 @@ def calculator(expression: str) -> CalcResult:
     source = text.replace("^", "**").replace("×", "*").replace("÷", "/").replace("−", "-")
     try:
         tree = ast.parse(source, mode="eval")
-        value = _evaluate(tree)
+        value = _evaluate(tree, names)
         result = float(value)
     except SyntaxError:
         raise ToolRetry(f"calculator: {expression!r} is not a well-formed expression; use {_SUPPORTED}") from None

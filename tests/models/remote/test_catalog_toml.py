@@ -38,7 +38,7 @@ def test_the_example_file_gives_names_entries_and_roles(tmp_path: Path) -> None:
     file = _write(tmp_path, EXAMPLE)
     catalog = Catalog.load(file, env={})
     assert catalog.source == file
-    assert catalog.names() == ["fast", "local", "smollm2-135m"]
+    assert catalog.names() == ["fast", "local", "smollm2-135m", "smollm2-135m-base"]
     fast = catalog.entry("fast")
     assert (fast.kind, fast.url, fast.model, fast.api_key_env, fast.read_timeout) == (
         "remote",
@@ -57,7 +57,7 @@ def test_without_any_file_every_role_uses_the_embedded_model(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)
     catalog = Catalog.load(env={"REASONER_HOME": str(tmp_path / "home")})
     assert catalog.source is None
-    assert catalog.names() == ["smollm2-135m"]
+    assert catalog.names() == ["smollm2-135m", "smollm2-135m-base"]
     assert [catalog.role(r) for r in ("planner", "joiner", "answerer")] == [["smollm2-135m"]] * 3
 
 
@@ -101,7 +101,7 @@ def test_a_missing_file_that_was_asked_for_is_an_error(tmp_path: Path) -> None:
             '[models.fast]\nurl = "http://x/v1"\nmodel = "m"\napi_key_env = "sk-pasted-1234"\n',
             r"models\.fast: api_key_env must name an environment variable",
         ),
-        ('[models.fast]\nurl = "http://x/v1"\npath = "/m"\n', r"models\.fast: give exactly one of url .*, path .* or builtin"),
+        ('[models.fast]\nurl = "http://x/v1"\npath = "/m"\n', r"models\.fast: give exactly one of url .*, path .*, builtin, or base with adapter"),
         ('[models.fast]\nurl = "http://x/v1"\n', r"models\.fast: a remote entry needs model"),
         ('[models.fast]\nurl = "x/v1"\nmodel = "m"\n', r"models\.fast: url must start with http://"),
         ('[models.fast]\npath = "/m"\nread_timeout = 3.0\n', r"models\.fast: read_timeout only apply to remote entries"),
@@ -175,7 +175,7 @@ def test_with_roles_overrides_in_a_copy_that_shares_built_models(tmp_path: Path)
 def test_an_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
     catalog = Catalog.load(_write(tmp_path, EXAMPLE), env={})
     with pytest.raises(
-        ConfigError, match=r"unknown model 'slow' in .*: use one of 'fast', 'local', 'smollm2-135m', or add \[models\.slow\]"
+        ConfigError, match=r"unknown model 'slow' in .*: use one of 'fast', 'local', 'smollm2-135m', 'smollm2-135m-base', or add \[models\.slow\]"
     ):
         catalog.entry("slow")
 
