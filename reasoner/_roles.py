@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -22,6 +22,19 @@ from reasoner.models import (
 )
 
 __all__ = ["Budget", "ModelUsage", "Role", "RoleModels", "RoleSpec", "Session"]
+
+
+@asynccontextmanager
+async def _closing(iterator: AsyncIterator[Delta]) -> AsyncGenerator[AsyncIterator[Delta], None]:
+    """``contextlib.aclosing`` for a model's stream: closed when it has ``aclose`` (async
+    generators do; a model's own iterator class may not)."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
 
 Role = Literal["planner", "joiner", "answerer"]
 RoleSpec = str | Model | Sequence[str | Model]
@@ -202,8 +215,12 @@ class Session:
         usage: Usage | None = None
         pieces = 0
         try:
-            stream_of = model.stream(messages, schema=schema, options=options, refine=refine) if refine is not None else model.stream(messages, schema=schema, options=options)
-            async with aclosing(stream_of) as stream:
+            if refine is not None:  # only models with `refines_schema` take it (see reasoner.models.Model)
+                refining: Any = model
+                stream_of: AsyncIterator[Delta] = refining.stream(messages, schema=schema, options=options, refine=refine)
+            else:
+                stream_of = model.stream(messages, schema=schema, options=options)
+            async with _closing(stream_of) as stream:
                 iterator = stream.__aiter__()
                 while True:
                     wait = min(self.call_timeout, deadline - time.perf_counter())
