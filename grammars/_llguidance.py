@@ -61,6 +61,8 @@ class LLGuidanceAdapter:
             "json_allow_general_unicode_escapes": True,
             "coerce_one_of": True,
         }
+        if schema is True:  # llguidance applies its options to an object schema only
+            schema = {}
         try:
             grammar = llguidance.LLMatcher.grammar_from_json_schema(
                 json.dumps(share_repeated(schema)), defaults=options
@@ -171,6 +173,8 @@ def _keyword_in(message: str) -> str | None:
         return names[0] or None
     if "Unknown format" in message:
         return "format"
+    if "Anchor " in message or "Resource " in message:  # a ref llguidance cannot resolve
+        return "$dynamicRef" if "$dynamicRef" in message else "$ref"
     for keyword in _KNOWN:
         if keyword in message:
             return keyword

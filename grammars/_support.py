@@ -137,11 +137,15 @@ def _integer_multiple_of(value: Any, schema: Mapping[str, Any], walk: _Walk) -> 
     return "xgrammar enforces multipleOf only for an integer multipleOf on a type: integer schema"
 
 
+_DESCRIBED: dict[Rule, str] = {}  # conditions of the rules made by the factories below
+
+
 def _length_alone(beside: tuple[str, ...], why: str) -> Rule:
     def rule(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
         present = [k for k in beside if k in schema]
         return None if not present else f"{why} ({' and '.join(present)} here)"
 
+    _DESCRIBED[rule] = f"only without {' or '.join(beside)} beside it"
     return rule
 
 
@@ -162,6 +166,54 @@ _DATE: Final = (
 )
 _TIME: Final = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 EXACT_FORMATS: Final[Mapping[str, str]] = MappingProxyType({"date": f"^{_DATE}$", "date-time": f"^{_DATE}T{_TIME}$"})
+
+
+def _typed(kind: str, rule: Rule = _always) -> Rule:
+    """xgrammar applies a type's keywords only beside a ``type`` that names the type: without
+    one ({"maxLength": 2}) it generates any value, longer strings included."""
+    kinds = {"number": ("number", "integer")}.get(kind, (kind,))
+
+    def typed(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+        declared = schema.get("type")
+        names = declared if isinstance(declared, list) else [declared]
+        if not any(k in names for k in kinds):
+            return f"xgrammar ignores this keyword unless type: {kind} is declared beside it"
+        return rule(value, schema, walk)
+
+    inner = _DESCRIBED.get(rule, "")
+    _DESCRIBED[typed] = f"only beside type: {kind}" + (f", and {inner.removeprefix('only ')}" if inner else "")
+    return typed
+
+
+_SIBLING_CONSTRAINTS: Final = ("type", "enum", "const", "minItems", "maxItems", "minLength", "maxLength", "pattern",
+                               "properties", "required", "items", "minimum", "maximum", "format", "anyOf", "allOf", "oneOf")  # fmt: skip
+
+
+def _plain_ref(local_only: bool) -> Rule:
+    """xgrammar and outlines_core drop the keywords beside a ``$ref``; xgrammar resolves only
+    JSON pointers into the schema (not anchors or other documents)."""
+
+    def rule(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+        beside = [k for k in _SIBLING_CONSTRAINTS if k in schema]
+        if beside:
+            return f"this backend ignores keywords beside a $ref ({', '.join(beside)} here)"
+        if local_only and not (isinstance(value, str) and value.startswith("#/")):
+            return "xgrammar resolves only local JSON-pointer refs (#/$defs/Name), not anchors or other documents"
+        return None
+
+    _DESCRIBED[rule] = "only without other keywords beside it" + (", to a local #/ pointer" if local_only else "")
+    return rule
+
+
+def _items_alone(value: Any, schema: Mapping[str, Any], walk: _Walk) -> str | None:
+    declared = schema.get("type")
+    typed = declared == "array" or (isinstance(declared, list) and "array" in declared)
+    if "prefixItems" in schema and not typed:
+        return "outlines_core ignores items beside prefixItems without type: array (items: false let a longer array through)"
+    return None
+
+
+_DESCRIBED[_items_alone] = "beside prefixItems only with type: array"
 
 
 _STRUCTURAL: Final[dict[str, Rule]] = {
@@ -193,22 +245,32 @@ _RULES: Final[Mapping[str, Mapping[str, Rule]]] = MappingProxyType(
                 frozenset({"date", "date-time", "duration", "email", "hostname", "ipv4", "ipv6", "time", "uuid"})
             ),
         },
+        # measured against the JSON-Schema-Test-Suite (scripts/schema_conformance.py): a
+        # type's keywords need the type beside them, a $ref no siblings
         "xgrammar": {
             **_STRUCTURAL,
-            **_NUMERIC,
-            **_OBJECT_SIZE,
-            "minLength": _XGRAMMAR_LENGTH,
-            "maxLength": _XGRAMMAR_LENGTH,
+            **{kw: _typed("number") for kw in _NUMERIC},
+            **{kw: _typed("object") for kw in (*_OBJECT_SIZE, "properties", "required", "additionalProperties")},
+            **{kw: _typed("array") for kw in ("minItems", "maxItems", "prefixItems")},
+            "items": _typed("array"),
+            "pattern": _typed("string"),
+            "minLength": _typed("string", _XGRAMMAR_LENGTH),
+            "maxLength": _typed("string", _XGRAMMAR_LENGTH),
+            "$ref": _plain_ref(local_only=True),
             "allOf": _single_all_of,
             "oneOf": _disjoint_one_of,
             "multipleOf": _integer_multiple_of,
             # not ipv4: xgrammar accepts leading zeros ("01.2.3.4")
-            "format": _formats(frozenset({"date", "date-time", "duration", "email", "hostname", "time", "uuid"})),
+            "format": _typed(
+                "string", _formats(frozenset({"date", "date-time", "duration", "email", "hostname", "time", "uuid"}))
+            ),
         },
         # outlines_core turns the schema into one regex: numeric bounds, multipleOf and
         # maxProperties are dropped silently, so they are refused here.
         "outlines": {
             **_STRUCTURAL,
+            "items": _items_alone,
+            "$ref": _plain_ref(local_only=False),
             "minLength": _OUTLINES_LENGTH,
             "maxLength": _OUTLINES_LENGTH,
             "properties": _plain_names,
@@ -231,8 +293,6 @@ _NOTES: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 _CONDITIONS: Final[Mapping[Rule, str]] = {
-    _XGRAMMAR_LENGTH: "only without pattern or format beside it",
-    _OUTLINES_LENGTH: "only without format beside it",
     _single_all_of: "only an allOf with a single subschema",
     _disjoint_one_of: "only when the branches are provably disjoint",
     _integer_multiple_of: "only an integer multipleOf on a type: integer schema",
@@ -262,11 +322,11 @@ def supported_keywords(backend: str = "llguidance") -> Mapping[str, str]:
         if keyword == "format":
             formats = sorted(
                 f for f in ("date", "date-time", "duration", "email", "hostname", "ipv4", "ipv6", "time", "uuid")
-                if rule(f, {}, _Walk({})) is None
+                if rule(f, {"type": "string"}, _Walk({})) is None
             )  # fmt: skip
             out[keyword] = "formats: " + ", ".join(formats)
         else:
-            out[keyword] = _CONDITIONS.get(rule, "")
+            out[keyword] = _CONDITIONS.get(rule) or _DESCRIBED.get(rule, "")
     return MappingProxyType(out)
 
 
@@ -314,6 +374,8 @@ class _Walk:
             if key in _ANNOTATIONS or (key not in _CONSTRAINTS and key not in _CONTAINERS):
                 continue
             _check_value(key, value, pointer)
+            if key in _COUNTS and isinstance(value, float) and value.is_integer():
+                value = int(value)  # 2.0 is an integer to JSON Schema; backends want 2
             if key in _CONSTRAINTS:
                 rule = rules.get(key)
                 reason = (

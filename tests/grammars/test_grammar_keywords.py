@@ -48,18 +48,19 @@ REFUSED = [
     (_obj(v={"oneOf": [{"type": "integer"}, {"type": "number"}]}), BACKENDS, "oneOf", "#/properties/v"),
     # without "type": "object" a string matches both branches, whatever their properties say
     (
-        _obj(
-            v={
-                "oneOf": [
-                    {"properties": {"k": {"const": "a"}}, "required": ["k"]},
-                    {"properties": {"k": {"const": "b"}}, "required": ["k"]},
-                ]
-            }
-        ),
-        BACKENDS,
+        _obj(v={"oneOf": [{"properties": {"k": {"const": "a"}}, "required": ["k"]}, {"properties": {"k": {"const": "b"}}, "required": ["k"]}]}),
+        ("llguidance", "outlines"),
         "oneOf",
         "#/properties/v",
     ),
+    # ... and xgrammar does not apply properties without it at all
+    (
+        _obj(v={"oneOf": [{"properties": {"k": {"const": "a"}}, "required": ["k"]}, {"properties": {"k": {"const": "b"}}, "required": ["k"]}]}),
+        ("xgrammar",),
+        "properties",
+        "#/properties/v/oneOf/0",
+    ),
+    (_obj(v={"maxLength": 2}), ("xgrammar",), "maxLength", "#/properties/v"),  # no type: string beside it
     (_obj(v={"allOf": [{"type": "integer"}, {"minimum": 2}]}), ("outlines", "xgrammar"), "allOf", "#/properties/v"),
     # outlines_core would write these names into JSON unescaped
     (_obj(**{'say "hi"': {"type": "boolean"}}), ("outlines",), "properties", "#"),

@@ -65,3 +65,29 @@ def test_a_lexer_limit_in_accepts_does_not_poison_the_cached_grammar(smollm2_tok
     assert not grammar.accepts('"' + " ".join(["word"] * 60) + '"')  # runs llguidance out of lexer room
     assert compile_json_schema(schema, smollm2_tokenizer) is grammar  # the cached one ...
     assert grammar.accepts('"a b c"')  # ... still works (was: refused every token from then on)
+
+
+def test_integral_float_counts_and_true_schemas_compile(smollm2_tokenizer: Any) -> None:
+    short = compile_json_schema({"type": "string", "maxLength": 2.0}, smollm2_tokenizer)  # llguidance wanted an int
+    assert short.accepts('"ab"') and not short.accepts('"abc"')
+    assert compile_json_schema(True, smollm2_tokenizer).accepts('{"any":[1]}')  # was: "Expecting object schema"
+
+
+def test_a_ref_llguidance_cannot_resolve_is_refused_by_name(smollm2_tokenizer: Any) -> None:
+    with pytest.raises(GrammarError) as info:
+        compile_json_schema({"$ref": "#foo", "$defs": {"A": {"$anchor": "bar", "type": "integer"}}}, smollm2_tokenizer)
+    assert info.value.keyword == "$ref"
+
+
+@pytest.mark.parametrize(
+    ("schema", "keyword"),
+    [
+        ({"maxLength": 2}, "maxLength"),  # no type: xgrammar generated any value (JSON-Schema-Test-Suite maxLength#0)
+        ({"minimum": 1.1}, "minimum"),
+        ({"properties": {"a": {"$ref": "#/$defs/n", "maxItems": 2}}, "type": "object", "$defs": {"n": {"type": "array"}}}, "$ref"),
+    ],
+)
+def test_xgrammar_refuses_what_the_conformance_suite_caught_it_ignoring(smollm2_tokenizer: Any, schema: Any, keyword: str) -> None:
+    with pytest.raises(GrammarError) as info:
+        compile_json_schema(schema, smollm2_tokenizer, backend="xgrammar")
+    assert info.value.keyword == keyword

@@ -1,0 +1,132 @@
+"""The official JSON-Schema-Test-Suite against each grammar backend's ``accepts()``.
+
+Run: ``.venv/bin/python -P scripts/schema_conformance.py SUITE_DIR [--draft draft2020-12]
+[--backend llguidance] [--json out.json]``, where SUITE_DIR is a checkout of
+github.com/json-schema-org/JSON-Schema-Test-Suite (not vendored: it is only read here).
+
+For every schema of ``tests/<draft>/*.json`` (not ``optional/``), each backend compiles it
+with the SmolLM2 tokenizer (``strict=True``: a keyword the backend would not enforce is
+refused with a ``GrammarError`` that should name it); each test instance is then written
+as compact JSON and fed to ``accepts()``. Outcomes per instance:
+
+- ``wrong accept``: the grammar accepts an instance the schema rejects (must be 0),
+- ``false reject``: the grammar rejects a valid instance (narrowing: allowed, but counted;
+  objects are closed by the grammar layer, so extra keys are the usual cause),
+- ``refused``: the schema was refused (``named`` when the error names a keyword),
+- ``right``: accepts == valid.
+
+Each schema compiles in a child process with a deadline (``--deadline``, default 20 s), so
+a backend that never finishes (outlines_core on some regex products) costs one timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+_TOKENIZER: Any = None
+
+
+def _tokenizer() -> Any:
+    global _TOKENIZER
+    if _TOKENIZER is None:
+        from transformers import AutoTokenizer
+
+        from reasoner.models import ensure_smollm2
+
+        _TOKENIZER = AutoTokenizer.from_pretrained(ensure_smollm2())
+    return _TOKENIZER
+
+
+def _run_group(backend: str, schema: Any, tests: list[dict[str, Any]]) -> list[str]:
+    from reasoner.errors import GrammarError, UsageError
+    from reasoner.grammars import compile_json_schema
+
+    try:
+        grammar = compile_json_schema(schema, _tokenizer(), backend=backend)
+    except (GrammarError, UsageError) as exc:
+        named = isinstance(exc, GrammarError) and exc.keyword is not None
+        return ["refused named" if named else "refused unnamed"] * len(tests)
+    out = []
+    for test in tests:
+        text = json.dumps(test["data"], separators=(",", ":"), ensure_ascii=False)
+        try:
+            accepted = grammar.accepts(text)
+        except GrammarError:
+            accepted = False
+        if accepted == test["valid"]:
+            out.append("right")
+        else:
+            out.append("wrong accept" if accepted else "false reject")
+    return out
+
+
+def _worker(jobs: Any, results: Any) -> None:
+    while True:
+        job = jobs.get()
+        if job is None:
+            return
+        key, backend, schema, tests = job
+        try:
+            results.put((key, _run_group(backend, schema, tests)))
+        except Exception as exc:  # a crash in a backend is an outcome too
+            results.put((key, [f"error {type(exc).__name__}"] * len(tests)))
+
+
+def run(suite: Path, draft: str, backend: str, deadline: float) -> tuple[Counter[str], list[str]]:
+    groups = []
+    for path in sorted((suite / "tests" / draft).glob("*.json")):
+        for i, group in enumerate(json.loads(path.read_text())):
+            groups.append((f"{path.stem}#{i}", group["schema"], group["tests"]))
+    counts: Counter[str] = Counter()
+    wrong: list[str] = []
+    ctx = mp.get_context("spawn")
+    jobs, results = ctx.Queue(), ctx.Queue()
+    proc = ctx.Process(target=_worker, args=(jobs, results), daemon=True)
+    proc.start()
+    for key, schema, tests in groups:
+        jobs.put((key, backend, schema, tests))
+        try:
+            _, outcomes = results.get(timeout=deadline + 60 if key == groups[0][0] else deadline)  # first: tokenizer load
+        except Exception:
+            outcomes = ["timeout"] * len(tests)
+            proc.kill()
+            jobs, results = ctx.Queue(), ctx.Queue()
+            proc = ctx.Process(target=_worker, args=(jobs, results), daemon=True)
+            proc.start()
+        counts.update(outcomes)
+        wrong += [f"{key}: {t['description']}" for t, o in zip(tests, outcomes, strict=True) if o == "wrong accept"]
+    jobs.put(None)
+    proc.join(10)
+    return counts, wrong
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", type=Path)
+    parser.add_argument("--draft", default="draft2020-12")
+    parser.add_argument("--backend", action="append", help="llguidance, xgrammar, outlines (default: all)")
+    parser.add_argument("--deadline", type=float, default=20.0)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+    for backend in args.backend or ["llguidance", "xgrammar", "outlines"]:
+        counts, wrong = run(args.suite, args.draft, backend, args.deadline)
+        total = sum(counts.values())
+        line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        print(f"{args.draft} {backend}: {total} instances: {line}; right {counts['right'] / total:.1%}", flush=True)
+        for item in wrong:
+            print(f"  wrong accept: {item}", flush=True)
+        report[backend] = {"counts": dict(counts), "wrong_accepts": wrong}
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
