@@ -33,9 +33,9 @@ from reasoner._tune import training_samples
 from reasoner._tune_data import complete, demo_pools, expand_seeds, resolve_registry
 from reasoner._tune_recipe import SEEDS
 
-STEPS = 2
-BATCH = 8
-REPEATS = 2
+STEPS = 1
+BATCH = 4
+REPEATS = 1
 
 
 def _samples() -> list[tuple[list[int], list[int]]]:
