@@ -33,9 +33,9 @@ from reasoner.models._tune import (
     encode_sample,
 )
 
-STEPS = 2
-BATCH = 8
-REPEATS = 2
+STEPS = 1
+BATCH = 4
+REPEATS = 1
 
 
 def _samples() -> list[tuple[list[int], list[int]]]:

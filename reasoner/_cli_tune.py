@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -197,7 +196,7 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     result = tune(
         examples, args.out, base=args.base or str(recipe.get("base", "smollm2-135m-base")), config=config, holdout=holdout,
         eval_limit=args.eval_limit or int(recipe.get("eval_limit", 24)), weights=recipe.get("roles"), resume=args.resume,
-        device=args.device, command=shlex.join(["reasoner", *sys.argv[1:]]) if sys.argv else "reasoner tune",
+        device=args.device, command=shlex.join(["reasoner", *getattr(args, "argv", ["tune"])]),
         recipe=recipe, on_progress=_progress(ctx.stderr), on_eval_item=_eval_line(ctx.stderr), max_steps=args.max_steps,
     )  # fmt: skip
     t = result.train

@@ -179,6 +179,7 @@ def main(argv: Sequence[str] | None = None, *, models: Mapping[str, Model] | Non
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `reasoner tune` records it in its card
     ctx = Context(stdout=sys.stdout, stderr=sys.stderr, env=os.environ, models=dict(models or {}))
     debug = bool(getattr(args, "debug", False))
     try:

@@ -8,7 +8,13 @@ TUNED=${1:-smollm2-135m}
 BASE=smollm2-135m-base
 mkdir -p build
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-ev() { .venv/bin/python -P -m reasoner eval --planner "$1" --joiner "$1" --answerer "$1" --out "$2" "${@:3}" > /dev/null; }
+ROOT=$PWD
+# from outside the checkout: --tools imports a module, and the checkout's kernels/ must not
+# shadow the installed transformers' kernels; a report already there is kept (rerun = resume)
+ev() {
+  [ -s "$2" ] && return 0
+  (cd "${TMPDIR:-/tmp}" && "$ROOT/.venv/bin/python" -P -m reasoner eval --planner "$1" --joiner "$1" --answerer "$1" --out "$ROOT/$2" "${@:3}" > /dev/null)
+}
 UNSEEN=(--dataset unseen --tools reasoner.evals.unseen_tools:TOOLS --no-demo --no-plugins)
 ev "$TUNED" build/eval-demo-tuned.json
 ev "$TUNED" build/eval-unseen-tuned.json "${UNSEEN[@]}"

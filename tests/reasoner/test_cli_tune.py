@@ -66,7 +66,7 @@ def test_tune_writes_a_peft_adapter_and_a_card(adapter: tuple[Path, int, str, st
     assert card["data"]["examples"] == 4 and card["data"]["samples"] == {"planner": 4, "joiner": 4, "answerer": 4}
     assert len(card["data"]["sha256"]) == 64 and card["lora"]["rank"] == 4 and card["lora"]["alpha"] == 8
     assert card["training"]["dtype"] == "float32" and card["training"]["steps"] >= 2
-    assert "tune" in card["command"] and card["created"].startswith("20")
+    assert card["command"].startswith("reasoner tune --data ") and card["created"].startswith("20")
     assert "step 1/" in stderr and "tok/s" in stderr and "ETA" in stderr  # the progress bar
     assert "trained" in stdout and str(out) in stdout
     assert "Held-out" in (out / "README.md").read_text()
