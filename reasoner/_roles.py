@@ -93,21 +93,21 @@ _WHAT_TO_CUT: dict[str, str] = {
 _MIN_REPLY = 64
 
 
-def check_context(role: Role, model: Model, messages: Sequence[Message], max_tokens: int) -> int:
-    """The reply tokens to ask for: ``max_tokens``, lowered to what the model's context has
-    left after the prompt. Raises ModelError naming what to cut when the prompt leaves less
+def check_context(role: Role, model: Model, messages: Sequence[Message], max_tokens: int) -> tuple[int, int]:
+    """The reply tokens to ask for (``max_tokens``, lowered to what the model's context has
+    left after the prompt) and the prompt's tokens (0 when the model cannot count them). Raises ModelError naming what to cut when the prompt leaves less
     than a short reply (``min(64, max_tokens)``). Models that do not tell their context
     length are not checked."""
     limit = getattr(model, "context_length", None)
     count = getattr(model, "count_tokens", None)
     if not isinstance(limit, int) or not callable(count):
-        return max_tokens
+        return max_tokens, 0
     prompt = int(count(messages))
     left = limit - prompt
     if left >= max_tokens:
-        return max_tokens
+        return max_tokens, prompt
     if left >= min(_MIN_REPLY, max_tokens):
-        return left
+        return left, prompt
     raise ModelError(
         f"the {role} prompt is {prompt} tokens for model {model.name!r}, which leaves {max(left, 0)} of its "
         f"{limit}-token context for the reply (at least {min(_MIN_REPLY, max_tokens)} needed): {_WHAT_TO_CUT[role]}"
@@ -208,7 +208,7 @@ class Session:
         ``call_timeout`` seconds and finish within ``4 * call_timeout``; usage is recorded
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
         another task's iterator (the executor does, for the planner)."""
-        max_tokens = check_context(role, model, messages, max_tokens)
+        max_tokens, prompt_tokens = check_context(role, model, messages, max_tokens)
         options = self.options_for(max_tokens, close_within)
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
@@ -238,9 +238,9 @@ class Session:
                         yield delta.text
         finally:
             # a call cut short (invalid output, cancellation) still spent tokens: without the
-            # model's own count, record the pieces seen as a lower bound
+            # model's own count, record the prompt as counted and the pieces seen as a lower bound
             seconds = time.perf_counter() - start
-            self.record(role, usage or Usage(model.name, 0, pieces, 0, seconds), seconds)
+            self.record(role, usage or Usage(model.name, prompt_tokens, pieces, 0, seconds), seconds)
         self.check_tokens()
 
     async def text(

@@ -26,8 +26,8 @@ def dump(n: int) -> dict[str, Any]:
 class Counting(ScriptedModel):
     """A scripted model that tells its limits: two characters a token."""
 
-    def __init__(self, responses: list[str], context_length: int | None = None) -> None:
-        super().__init__(responses)
+    def __init__(self, responses: list[str], context_length: int | None = None, name: str = "scripted") -> None:
+        super().__init__(responses, name=name)
         self.context_length = context_length
 
     def count_text(self, text: str) -> int:
@@ -65,3 +65,15 @@ async def test_a_reply_is_shortened_to_what_the_context_has_left() -> None:
     await Engine([dump], planner=model, max_observation_tokens=100).reason("How many rows?")
     prompt = model.count_tokens(model.calls[0].messages)
     assert model.calls[0].options.max_tokens == 1000 - prompt < 1024
+
+
+async def test_a_planner_call_cut_short_still_counts_its_prompt() -> None:
+    # the loop stops reading a plan that repeats one call; the model never sends its usage
+    repeat = '{"id":%d,"tool":"dump","args":{"n":1}}'
+    plan = '{"nodes":[' + ",".join(repeat % i for i in range(1, 6)) + "]}"
+    planner = Counting([plan], context_length=4000, name="planner")
+    rest = Counting([FINISH, "1 row"], context_length=4000)
+    result = await Engine([dump], planner=planner, joiner=rest, answerer=rest).reason("How many rows?")
+    prompt = planner.count_tokens(planner.calls[0].messages)
+    assert prompt > 0 and result.usage["planner"].calls == 1
+    assert result.usage["planner"].prompt_tokens == prompt
