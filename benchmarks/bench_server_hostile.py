@@ -27,7 +27,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -36,8 +35,9 @@ from typing import Any
 import anyio
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-SUBPACKAGES = ("tools", "planner", "grammars", "models", "kernels", "evals")
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _baseline import ROOT, baseline_tree  # noqa: E402
+
 SERVER = """
 import json, sys, uvicorn
 from reasoner import Engine, tool
@@ -72,18 +72,6 @@ def hostile_bodies() -> dict[str, dict[str, Any]]:
         "wide": {"query": "q", "output_schema": {"type": "object", "properties": {f"p{i}": {} for i in range(60_000)}}},
         "redos": {"query": "q", "output_schema": {"type": "string", "pattern": "^(a+)+$"}},
     }
-
-
-def baseline_tree(rev: str, into: Path) -> Path:
-    """``rev`` laid out as the installed package: reasoner/ with its subpackages inside."""
-    archive = into / "src.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    src = into / "src"
-    with tarfile.open(archive) as tar:
-        tar.extractall(src, filter="data")
-    for name in SUBPACKAGES:
-        (src / name).rename(src / "reasoner" / name)
-    return src
 
 
 def free_port() -> int:

@@ -19,12 +19,12 @@ import os
 import platform
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SUBPACKAGES = ("tools", "planner", "grammars", "models", "kernels", "evals")
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _baseline import ROOT, baseline_tree  # noqa: E402
+
 ROUNDS = 30
 ARM = """
 import json, statistics, sys, time
@@ -59,17 +59,6 @@ for _ in range(int(sys.argv[1])):
     times.append(time.perf_counter() - start)
 print(json.dumps({"values": values(output), "median_ms": statistics.median(times) * 1e3, "best_ms": min(times) * 1e3}))
 """
-
-
-def baseline_tree(rev: str, into: Path) -> Path:
-    archive = into / "src.tar"
-    subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), rev], check=True)
-    src = into / "src"
-    with tarfile.open(archive) as tar:
-        tar.extractall(src, filter="data")
-    for name in SUBPACKAGES:
-        (src / name).rename(src / "reasoner" / name)
-    return src
 
 
 def run_arm(pythonpath: str | None, rounds: int) -> dict[str, float]:
