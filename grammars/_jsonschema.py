@@ -42,6 +42,7 @@ __all__ = [
     "check_schema",
     "check_size",
     "linear_search",
+    "resolve_pointer",
     "validator_for",
 ]
 
@@ -100,6 +101,23 @@ _BOOL: Final = frozenset({"$recursiveAnchor", "deprecated", "readOnly", "uniqueI
 
 def _pointer(parts: tuple[str | int, ...]) -> str:
     return "#" + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def resolve_pointer(root: Any, ref: str) -> Any:
+    """The value at a local JSON pointer ``ref`` (``#``, ``#/$defs/a``, ``#/items/0``) in
+    ``root``, or ``None`` when ``ref`` is not local or names nothing."""
+    if not ref.startswith("#"):
+        return None
+    node: Any = root
+    for part in ref[1:].split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 def _shown(value: Any) -> str:

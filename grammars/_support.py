@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from reasoner.errors import GrammarError, UsageError
+from reasoner.grammars._jsonschema import resolve_pointer
 
 __all__ = [
     "BACKENDS",
@@ -352,7 +353,7 @@ class _Walk:
     def resolve(self, sub: Any, depth: int = 0) -> Any:
         """Follow a local ``$ref`` (for the oneOf disjointness proof); other refs stay as is."""
         while isinstance(sub, dict) and isinstance(sub.get("$ref"), str) and depth < 32:
-            target = _local_ref(self.root, sub["$ref"])
+            target = resolve_pointer(self.root, sub["$ref"])
             if target is None:
                 return sub
             sub, depth = target, depth + 1
@@ -443,21 +444,6 @@ def _bound_digits(out: dict[str, Any]) -> None:
 
 def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
-
-
-def _local_ref(root: Mapping[str, Any], ref: str) -> Any:
-    if not ref.startswith("#"):
-        return None
-    node: Any = root
-    for part in ref[1:].split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 # ---- keyword values ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reasoner.grammars._jsonschema import DEFAULT_LIMITS, SchemaLimits, SchemaProblem
+from reasoner.grammars._jsonschema import DEFAULT_LIMITS, SchemaLimits, SchemaProblem, resolve_pointer
 
 __all__ = ["RecursiveSchema", "SchemaProblem", "close_objects", "inline_refs", "map_subschemas", "strip_titles"]
 
@@ -173,17 +173,7 @@ def _ignores_ref_siblings(dialect: Any) -> bool:
 
 def _pointer(root: Schema, ref: str) -> Schema:
     """The subschema at a local JSON pointer (``#/properties/a``); ``KeyError`` if none."""
-    if not ref.startswith("#"):
-        raise KeyError(ref)
-    node: Any = root
-    for part in ref[1:].split("/")[1:] if ref != "#" else []:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise KeyError(ref)
+    node = resolve_pointer(root, ref)
     if not isinstance(node, dict):
         raise KeyError(ref)
     return node
