@@ -143,14 +143,17 @@ _DANGLING = re.compile(r"(?:\s+(?:e\.g\.|such as|such|like|or|and|of|the|a|an|to
 
 
 def brief(text: str, limit: int) -> str:
-    """The first sentence of ``text`` (its first line, up to ". " or "; "), cut at a word
-    boundary to at most ``limit`` characters; a cut never leaves an open quote or
+    """The first sentence of ``text`` (its first line, up to ". " or "; "), cut at a clause
+    or word boundary to at most ``limit`` characters; a cut never leaves an open quote or
     parenthesis or a dangling "e.g."."""
     first = text.strip().split("\n", 1)[0].strip()
     first = re.split(r"(?<=[^.\s]{2})\. |; ", first, maxsplit=1)[0].rstrip(" .")
     if len(first) <= limit:
         return first
     cut = first[: limit + 1].rsplit(" ", 1)[0] if " " in first[:limit] else first[:limit]
+    clause = max((m.start() for m in re.finditer(r", (?!e\.g\.)", cut)), default=-1)
+    if clause >= limit // 3:  # end at a clause rather than mid-phrase ("..., from a bundled")
+        cut = cut[:clause]
     while True:
         before = cut
         if cut.count('"') % 2:
@@ -193,7 +196,8 @@ def planner_system(registry: ToolRegistry) -> str:
     tools = "\n".join(_signature(spec) for spec in registry)
     return (
         'Plan the tool calls that answer the question. An argument may be {"$ref":ID,"path":"field"}, '
-        'a field of an earlier result ("a.0" is item 0 of a). Omit optional arguments you do not need.\nTools:\n' + tools
+        'a field of an earlier result ("a.0" is item 0 of a). Omit optional arguments you do not need. '
+        'If no tool helps, reply {"nodes":[]}.\nTools:\n' + tools
     )
 
 
@@ -259,10 +263,14 @@ def answer_messages(
     system = (
         "Answer the question in one or two sentences, using only the tool results. Give "
         "numbers exactly as the results show them; if a tool failed, say what is missing."
+        if observations or missing
+        else "Answer the question in one or two sentences. No tool applies to it: answer it directly, and say so when you cannot."
     )
     if structured:
         system += " Reply with one JSON object in the requested format."
-    user = f"Question: {query}\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
+    user = f"Question: {query}"
+    if observations or missing:
+        user += f"\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
     if missing:
         user += f"\n\nThe results are incomplete ({missing}): answer what they can, and say what is missing."
     return [Message("system", system), Message("user", user)]

@@ -479,6 +479,9 @@ async def run(
                         action, reason = "replan", f"the last plan was invalid: {exc}"
                         rec.emit("join.decision", action=action, reason=reason, by="loop")
                     else:
+                        if plans and not plans[-1].nodes:  # an empty plan: no (further) tool applies
+                            rec.emit("join.decision", action="finish", reason="the planner called no tool", by="loop")
+                            break
                         if before is not None and reason and _repeats_known_calls(result, before):
                             partial = f"asked to plan again ({reason}), the planner only repeated calls already made"
                             rec.emit("join.decision", action="finish", reason=partial, by="loop")

@@ -219,6 +219,27 @@ async def test_no_tools_answers_directly() -> None:
     assert result.answer == "hello" and result.plans == []
 
 
+async def test_an_empty_plan_answers_directly_without_a_join() -> None:
+    model = ScriptedModel(['{"nodes":[]}', "Hello! I can double numbers."])
+    engine = Engine([double], planner=model)
+    events = [e async for e in engine.stream("hi there")]
+    assert [e.type for e in events if e.type.startswith(("plan.", "join.", "answer.c"))] == ["plan.completed", "join.decision", "answer.completed"]
+    decision = next(e for e in events if e.type == "join.decision")
+    assert decision.data == {"action": "finish", "reason": "the planner called no tool", "by": "loop"}
+    assert len(model.calls) == 2 and CALLS == []  # planner and answerer; no joiner call, no tool
+    answerer = model.calls[1].messages
+    assert "No tool applies" in answerer[0].content and "Results" not in answerer[1].content
+    result = await Engine([double], planner=ScriptedModel(['{"nodes":[]}', "hi"])).reason("hi there")
+    assert result.answer == "hi" and [p.nodes for p in result.plans] == [()] and result.outputs == {}
+
+
+async def test_an_empty_replan_finishes_with_the_results_so_far() -> None:
+    model = ScriptedModel([plan(("double", {"x": 2})), '{"action":"replan","reason":"check"}', '{"nodes":[]}', "4"])
+    result = await Engine([double], planner=model).reason("q")
+    assert result.answer == "4" and result.outputs == {1: 4} and len(model.calls) == 4
+    assert "Results" in model.calls[3].messages[1].content
+
+
 async def test_explain_question_plans_without_running() -> None:
     model = ScriptedModel([plan(("double", {"x": 1}), ("double", {"x": {"$ref": 1, "path": ""}}))])
     explanation = await Engine([double], planner=model).explain("double twice")
