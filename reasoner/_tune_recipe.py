@@ -374,5 +374,5 @@ EMBEDDED: dict[str, Any] = {
     "eval_limit": 16,
     "roles": {"planner": 1.0, "joiner": 0.15, "answerer": 0.4},
     "vary": {"shuffled": 0.3, "practice": 0.2, "orders": 12},
-    "lora": {"rank": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-3, "epochs": 2.0, "batch_tokens": 1536, "warmup_steps": 5, "checkpoint_every": 5},
+    "lora": {"rank": 16, "alpha": 32, "dropout": 0.05, "learning_rate": 2e-3, "epochs": 1.0, "batch_tokens": 1536, "warmup_steps": 5, "checkpoint_every": 5},
 }
