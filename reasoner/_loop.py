@@ -450,9 +450,10 @@ async def run(
     ``registry`` (default: the runtime's) is the set of tools the planner may use this run;
     ``retrieved`` narrows it to the tools retrieval chose (``retrieval.selected``).
 
-    When the iteration or time budget ends (or the planner only repeats calls already made)
-    while there are results, the run answers from them and ``RunResult.partial`` says what
-    is missing; :class:`BudgetExceeded` is raised only when there is nothing to answer from.
+    When the iteration, token or time budget ends (or the planner only repeats calls already
+    made) while there are results, the run answers from them and ``RunResult.partial`` says
+    what is missing; :class:`BudgetExceeded` is raised only when there is nothing to answer
+    from. Planning and joining leave a share of the token budget for that answer.
     A run whose time ran out gets ``min(30, seconds)`` more seconds to answer.
     """
     registry = registry if registry is not None else runtime.registry
@@ -478,6 +479,10 @@ async def run(
                     except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
                         action, reason = "replan", f"the last plan was invalid: {exc}"
                         rec.emit("join.decision", action=action, reason=reason, by="loop")
+                    except BudgetExceeded as exc:  # planning used the tokens not kept for the answer
+                        result, spent = _from_trace(rec.events, result), exc
+                        partial = f"the token budget of {budget.tokens} ran out while planning"
+                        break
                     else:
                         if plans and not plans[-1].nodes:  # an empty plan: no (further) tool applies
                             rec.emit("join.decision", action="finish", reason="the planner called no tool", by="loop")
@@ -486,7 +491,11 @@ async def run(
                             partial = f"asked to plan again ({reason}), the planner only repeated calls already made"
                             rec.emit("join.decision", action="finish", reason=partial, by="loop")
                             break
-                        action, reason = await _join(session, query, result, config)
+                        try:
+                            action, reason = await _join(session, query, result, config)
+                        except BudgetExceeded as exc:
+                            spent, partial = exc, f"the token budget of {budget.tokens} ran out before the results were checked"
+                            break
                     if action == "finish":
                         break
                     if rec.iteration + 1 >= budget.iterations:

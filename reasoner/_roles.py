@@ -41,6 +41,9 @@ RoleSpec = str | Model | Sequence[str | Model]
 T = TypeVar("T")
 
 
+_ANSWER_RESERVE = 1024  # tokens of the budget kept for the answer (at most a quarter of it)
+
+
 @dataclass(frozen=True, slots=True)
 class Budget:
     """Limits for one run; reaching one ends the run with :class:`~reasoner.errors.BudgetExceeded`.
@@ -158,10 +161,16 @@ class Session:
         self.options = options
         self.usage: dict[str, ModelUsage] = {}
         self.tokens = 0
+        # the answer's share of the token budget: planning and joining stop short of it, so
+        # a run whose planning used up the rest can still answer from its results
+        self.answer_reserve = min(budget.tokens // 4, _ANSWER_RESERVE)
 
-    def options_for(self, max_tokens: int, close_within: int = 0) -> GenerateOptions:
-        """Decoding options for one call; ``close_within`` (the planner's) also closes loops."""
-        left = self.budget.tokens - self.tokens
+    def _limit(self, role: Role) -> int:
+        return self.budget.tokens if role == "answerer" else self.budget.tokens - self.answer_reserve
+
+    def options_for(self, role: Role, max_tokens: int, close_within: int = 0) -> GenerateOptions:
+        """Decoding options for one call of ``role``; ``close_within`` (the planner's) also closes loops."""
+        left = self._limit(role) - self.tokens
         if left <= 0:
             raise BudgetExceeded("tokens", self.budget.tokens)
         return GenerateOptions(
@@ -189,8 +198,8 @@ class Session:
             seconds=round(seconds, 4),
         )
 
-    def check_tokens(self) -> None:
-        if self.tokens > self.budget.tokens:
+    def check_tokens(self, role: Role) -> None:
+        if self.tokens > self._limit(role):
             raise BudgetExceeded("tokens", self.budget.tokens)
 
     async def deltas(
@@ -209,7 +218,7 @@ class Session:
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
         another task's iterator (the executor does, for the planner)."""
         max_tokens, prompt_tokens = check_context(role, model, messages, max_tokens)
-        options = self.options_for(max_tokens, close_within)
+        options = self.options_for(role, max_tokens, close_within)
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
         usage: Usage | None = None
@@ -241,7 +250,8 @@ class Session:
             # model's own count, record the prompt as counted and the pieces seen as a lower bound
             seconds = time.perf_counter() - start
             self.record(role, usage or Usage(model.name, prompt_tokens, pieces, 0, seconds), seconds)
-        self.check_tokens()
+        if role != "planner":  # a finished plan is kept: the next call's options_for stops the run
+            self.check_tokens(role)
 
     async def text(
         self,

@@ -152,6 +152,23 @@ async def test_token_budget() -> None:
         await Engine([double], planner=model, budget=Budget(tokens=50)).reason("q")
 
 
+async def test_token_budget_spent_by_planning_still_answers_from_the_results() -> None:
+    def engine(tokens: int) -> tuple[ScriptedModel, Engine]:
+        joiner = ScriptedModel([FINISH], chunk_size=4, name="joiner")
+        planner, answerer = ScriptedModel([plan(("double", {"x": 21}))], chunk_size=4), ScriptedModel(["42"], chunk_size=4, name="answerer")
+        examples = [(f"Double {n}, a worked example only the planner sees", plan(("double", {"x": n}))) for n in range(20)]
+        return joiner, Engine([double], planner=planner, joiner=joiner, answerer=answerer, budget=Budget(tokens=tokens), examples=examples)
+
+    _, probe = engine(100_000)
+    spent = {e.data["role"]: e.data["prompt_tokens"] + e.data["completion_tokens"] async for e in probe.stream("q") if e.type == "usage"}
+    assert spent["planner"] > 3 * (spent["joiner"] + spent["answerer"])
+    # the whole run fits, but planning leaves less than the joiner may use: it answers at once
+    joiner, small = engine(sum(spent.values()))
+    result = await small.reason("q")
+    assert result.answer == "42" and result.outputs == {1: 42} and joiner.calls == []
+    assert result.partial is not None and "token budget" in result.partial
+
+
 async def test_seconds_budget_cancels_running_tools() -> None:
     model = ScriptedModel([plan(("sleepy", {"x": 7})), FINISH, "ok"])
     with anyio.fail_after(5):
