@@ -297,27 +297,31 @@ async def _join(session: Session, query: str, result: ExecutionResult, config: L
 def output_schema(output: Any) -> tuple[TypeAdapter[Any], dict[str, Any]]:
     """The adapter and JSON Schema the answer is decoded under, for ``output=``.
 
-    ``output`` is a type (objects in its schema are closed to extra keys) or a JSON Schema
-    dict (used as given, local ``$ref``s inlined; the answer is then the plain JSON value,
-    validated with jsonschema). Raises UsageError for an invalid or recursive schema.
+    ``output`` is a type (its JSON Schema as pydantic writes it: a model with
+    ``extra="forbid"`` is closed to extra keys, another is not) or a JSON Schema dict (used
+    as given, local ``$ref``s inlined; the answer is then the plain JSON value, validated with
+    jsonschema); :func:`close_objects` makes one strict. A local model's grammar generates
+    only the properties an object declares, so its answers fit either way. Raises
+    UsageError for an invalid or recursive schema.
     """
     if isinstance(output, Mapping):
         return TypeAdapter(Any), _inline(dict(output))
     adapter: TypeAdapter[Any] = TypeAdapter(output)
-    schema = adapter.json_schema()
+    return adapter, adapter.json_schema()
 
-    def close(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "object" and "properties" in node:
-                node.setdefault("additionalProperties", False)
-            for value in node.values():
-                close(value)
-        elif isinstance(node, list):
-            for value in node:
-                close(value)
 
-    close(schema)
-    return adapter, schema
+def close_objects(schema: Any) -> Any:
+    """A copy of ``schema`` where every object with ``properties`` and no word on other keys
+    is closed to them (``additionalProperties: false``): the ``strict`` of OpenAI's
+    structured outputs."""
+    if isinstance(schema, list):
+        return [close_objects(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: close_objects(value) for key, value in schema.items()}
+    if "properties" in out and "additionalProperties" not in out and "unevaluatedProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:

@@ -227,6 +227,13 @@ async def test_output_model_is_decoded_and_validated() -> None:
     model = ScriptedModel([plan(("double", {"x": 21})), FINISH, '{"value":42,"note":"doubled"}'])
     result = await Engine([double], planner=model).reason("q", output=Doubled)
     assert result.answer == Doubled(value=42, note="doubled")
+    assert model.calls[2].schema is not None and "additionalProperties" not in model.calls[2].schema  # as pydantic writes it
+
+    class Closed(Doubled, extra="forbid"):
+        pass
+
+    model = ScriptedModel([plan(("double", {"x": 21})), FINISH, '{"value":42,"note":"doubled"}'])
+    await Engine([double], planner=model).reason("q", output=Closed)
     assert model.calls[2].schema is not None and model.calls[2].schema["additionalProperties"] is False
 
 
