@@ -12,7 +12,8 @@ One run, step by step (events in brackets, DESIGN.md section 5):
    continue the numbering and may ref finished nodes, whose outputs are reused.
 4. The answerer streams the answer (``answer.delta``, ``answer.completed``); with
    ``output=SomeModel`` it decodes under that model's JSON Schema and the answer is an
-   instance of it.
+   instance of it. ``answer.reset`` says to discard the text streamed so far: a fallback
+   model starts the answer again, or a looping answer was cut (its kept text follows).
 5. ``run.completed``, or ``run.failed`` with the error, which is then raised.
 
 Every model call emits ``usage``; a role's fallback models are tried in order on error,
@@ -375,8 +376,16 @@ async def _answer(
         chars = _observation_chars(observations, model, config.max_observation_tokens)
         return answer_messages(query, observations, structured=schema is not None, missing=missing, observation_chars=chars)
 
+    shown: list[str] = []  # the answer text streamed so far
+
     def on_text(piece: str) -> None:
+        shown.append(piece)
         session.rec.emit("answer.delta", text=piece)
+
+    def reset(reason: str) -> None:  # consumers discard the text streamed so far
+        if shown:
+            shown.clear()
+            session.rec.emit("answer.reset", reason=reason)
 
     async def free_text(model: Model) -> str:
         # a small model may loop ("23 times 23 is 529. 23 times 23 is 529. ..."): stop it there
@@ -387,11 +396,15 @@ async def _answer(
                 cut = repetition_cut(text)
                 if cut is not None:
                     stopped.append("repetition")
+                    if len("".join(shown)) > cut:  # the loop's start was streamed: stream the kept text again
+                        reset("repetition")
+                        on_text(text[:cut])
                     return text[:cut].strip()
                 on_text(piece)
         return text.strip()
 
     async def attempt(model: Model) -> Any:
+        reset("fallback")  # a fallback model starts the answer again
         if schema is None or adapter is None:
             return await free_text(model)
         text = await session.text("answerer", model, messages_for(model), schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)

@@ -20,9 +20,9 @@ plans, outputs, errors, usage (per model), iterations}``.
 
 Content is the answer with leading and trailing whitespace held back (the engine strips
 the answer), so the streamed pieces join to exactly the non-streamed content. If the
-answerer model fails after it began and a fallback model answers, the streamed content
-restarts: a ``model.fallback`` event with ``role: "answerer"`` in the extension tells an
-aware client to discard the content so far (a plain client would show both attempts).
+answerer model fails after it began and a fallback model answers, or a looping answer is
+cut, the streamed content restarts: an ``answer.reset`` event in the extension tells an
+aware client to discard the content so far (a plain client would show both).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class AnswerText:
         """Feed one engine event; returns the content it adds ("" for most events)."""
         if event.type == "answer.delta":
             return self.feed(str(event.data.get("text", "")))
-        if event.type == "model.fallback" and event.data.get("role") == "answerer":
+        if event.type == "answer.reset" or (event.type == "model.fallback" and event.data.get("role") == "answerer"):
             self.restart()
         return ""
 

@@ -33,6 +33,7 @@ EventType = Literal[
     "model.fallback",
     "join.decision",
     "answer.delta",
+    "answer.reset",
     "answer.completed",
     "usage",
     "run.completed",
