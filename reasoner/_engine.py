@@ -162,6 +162,19 @@ class Engine:
         self._retrievers: dict[tuple[str, ...], ToolRetriever] = {}
         self._options = GenerateOptions(temperature=temperature, top_p=top_p, seed=seed, grammar_backend=grammar_backend)
 
+    async def __aenter__(self) -> Engine:
+        await self._roles.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close what the engine opened: the models it loaded by name (a remote model's
+        connection pool). ``async with Engine(...) as engine:`` does it on exit; without it,
+        each remote call opens and closes its own connection."""
+        await self._roles.aclose()
+
     def role_models(self, role: str) -> list[str]:
         """The names of the models that serve ``role`` (``planner``, ``joiner``, ``answerer``), in fallback order."""
         if role not in ("planner", "joiner", "answerer"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -133,6 +133,25 @@ class RoleModels:
         self._loader = loader
         self._loaded: dict[str, Model] = {}
         self._lock = anyio.Lock()
+        self._stack: AsyncExitStack | None = None  # while open: the models loaded by name
+
+    async def open(self) -> None:
+        """Own the models loaded by name from now on (a remote model keeps one connection
+        pool for every call) until :meth:`aclose`; idempotent."""
+        if self._stack is None:
+            self._stack = AsyncExitStack()
+            for model in self._loaded.values():
+                await self._enter(model)
+
+    async def aclose(self) -> None:
+        """Close what :meth:`open` owns (models passed in as objects are the caller's)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _enter(self, model: Model) -> None:
+        if self._stack is not None and callable(getattr(model, "__aenter__", None)):
+            await self._stack.enter_async_context(model)  # type: ignore[arg-type]
 
     def names(self, role: Role) -> list[str]:
         return [item if isinstance(item, str) else item.name for item in self._specs[role]]
@@ -146,6 +165,7 @@ class RoleModels:
             async with self._lock:
                 if item not in self._loaded:
                     self._loaded[item] = await anyio.to_thread.run_sync(self._loader, item)
+                    await self._enter(self._loaded[item])
             out.append(self._loaded[item])
         return out
 
