@@ -18,7 +18,7 @@ from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Approver, Backoff, Runtime
 from reasoner.errors import UsageError
 from reasoner.events import Event, Recorder
-from reasoner.models import GenerateOptions, Model
+from reasoner.models import GenerateOptions, Message, Model
 from reasoner.planner import Node, Plan
 from reasoner.planner._prompts import Example
 from reasoner.planner._retrieval import Retrieved, ToolRetriever
@@ -28,6 +28,40 @@ if TYPE_CHECKING:
     from reasoner.models import Catalog
 
 __all__ = ["Engine"]
+
+
+# a question, or a conversation ending with one
+Query = str | Sequence[Message | Mapping[str, Any]]
+
+
+def conversation(query: Query) -> tuple[str, tuple[Message, ...]]:
+    """``(question, earlier turns)`` of a query: a string is the question alone; a list of
+    messages (``Message`` or ``{"role", "content"}`` dicts) must end with the user's.
+
+    Raises:
+        UsageError: an empty question, or a list that is not such a conversation.
+    """
+    if isinstance(query, str):
+        if not query.strip():
+            raise UsageError("the question is empty; ask something")
+        return query, ()
+    if not isinstance(query, Sequence) or not query:
+        raise UsageError(f"a query is a question string or a non-empty list of chat messages, got {type(query).__name__}")
+    messages = []
+    for i, item in enumerate(query):
+        if isinstance(item, Message):
+            messages.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("role"), str) and isinstance(item.get("content"), str):
+            try:
+                messages.append(Message(item["role"], item["content"]))
+            except UsageError as exc:
+                raise UsageError(f"messages[{i}]: {exc}") from exc
+        else:
+            raise UsageError(f"messages[{i}] must be a Message or a {{\"role\": ..., \"content\": \"...\"}} dict, got {item!r:.80}")
+    last = messages[-1]
+    if last.role != "user" or not last.content.strip():
+        raise UsageError(f"the last message must be the user's question; it is the {last.role}'s" + ("" if last.content.strip() else ", and empty"))
+    return last.content, tuple(messages[:-1])
 
 
 class Engine:
@@ -181,8 +215,8 @@ class Engine:
             raise UsageError(f"unknown role {role!r}: use planner, joiner or answerer")
         return self._roles.names(role)  # type: ignore[arg-type]
 
-    def _session(self, recorder: Recorder, budget: Budget | None) -> Session:
-        return Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options)
+    def _session(self, recorder: Recorder, budget: Budget | None, history: Sequence[Message] = ()) -> Session:
+        return Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options, history=history)
 
     @property
     def budget(self) -> Budget:
@@ -198,12 +232,14 @@ class Engine:
         return ToolRegistry.of([self.tools[name] for name in dict.fromkeys(tools)])
 
     async def reason(
-        self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+        self, query: Query, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
     ) -> RunResult:
         """Answer ``query``: plan, run the tools (starting while the plan decodes), join, answer.
 
         Args:
-            query: the question.
+            query: the question, or a conversation: a list of chat messages (``Message`` or
+                ``{"role", "content"}`` dicts) ending with the user's question; the earlier
+                turns are shown to the planner, joiner and answerer.
             output: a type (a pydantic model, a dataclass, ``list[int]``...) to decode the
                 answer into; ``result.answer`` is then an instance of it. Default: text.
             budget: limits for this run (default: the engine's).
@@ -234,17 +270,16 @@ class Engine:
             retriever = self._retrievers[key] = ToolRetriever(registry)
         return retriever.select(query, k)
 
-    async def _run(self, query: str, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
-        if not isinstance(query, str) or not query.strip():
-            raise UsageError("reason() needs a non-empty question string")
+    async def _run(self, query: Query, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
+        question, history = conversation(query)
         registry = self._subset(tools)
-        retrieved = self._retrieve(query, registry if registry is not None else self.tools)
+        retrieved = self._retrieve(question, registry if registry is not None else self.tools)
         return await run(
-            self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry, retrieved=retrieved
+            self._session(recorder, budget, history), self._runtime, question, output=output, config=self._config, registry=registry, retrieved=retrieved
         )
 
     async def stream(
-        self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+        self, query: Query, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
     ) -> AsyncIterator[Event]:
         """The events of one run as they happen (DESIGN.md section 5), ending with
         ``run.completed``; after ``run.failed`` the error is raised.
@@ -317,14 +352,15 @@ class Engine:
         return await execute(self._runtime, plan, recorder)
 
     async def explain(
-        self, question: str | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
+        self, question: Query | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
     ) -> Explanation:
         """Describe how a plan would run, without running any tool.
 
         A string is always a question, whatever it looks like (a quoted string, JSON,
-        anything): the planner model writes the plan (under the plan grammar), and the
-        explanation is of that plan. A :class:`~reasoner.planner.Plan` or a mapping
-        (``{"nodes": [...]}``) is a plan; plan JSON text goes in ``plan=``.
+        anything), and a list of chat messages a conversation ending with one: the planner
+        model writes the plan (under the plan grammar), and the explanation is of that
+        plan. A :class:`~reasoner.planner.Plan` or a mapping (``{"nodes": [...]}``) is a
+        plan; plan JSON text goes in ``plan=``.
 
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
         dependencies, timeout, retries, cache, concurrency limit, approval), ``levels`` and,
@@ -341,14 +377,13 @@ class Engine:
             raise UsageError("explain() takes a question (a string) or plan=... (a Plan, a mapping or plan JSON), not both or neither")
         target: Plan | str | Mapping[str, Any]
         retrieved: Retrieved | None = None
-        if isinstance(question, str):
-            if not question.strip():
-                raise UsageError("explain() needs a non-empty question string")
+        if isinstance(question, (str, list, tuple)):
+            text, history = conversation(question)
             if not len(self._runtime.registry):
                 raise UsageError("explain(question) needs tools to plan with; register tools first")
-            retrieved = self._retrieve(question, self.tools)
+            retrieved = self._retrieve(text, self.tools)
             registry = None if retrieved is None else ToolRegistry.of([self.tools[name] for name in retrieved.tools])
-            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config, registry=registry)
+            target = await plan_only(self._session(Recorder(), None, history), self._runtime, text, config=self._config, registry=registry)
         elif isinstance(question, (Plan, Mapping)):
             target = question
         elif question is not None:

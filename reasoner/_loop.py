@@ -266,7 +266,7 @@ async def _plan_and_execute(
 
     async def attempt(model: Model) -> ExecutionResult:
         messages = plan_messages(
-            query, registry, examples=config.examples, observations=observations, replan_reason=reason,
+            query, registry, history=session.history, examples=config.examples, observations=observations, replan_reason=reason,
             first_id=max(known, default=0) + 1, observation_chars=_observation_chars(observations, model, config.max_observation_tokens),
         )  # fmt: skip
         parser = PlanStreamParser(registry, previous=known)
@@ -284,7 +284,8 @@ async def _join(session: Session, query: str, result: ExecutionResult, config: L
     observations = _observations(result)
 
     async def attempt(model: Model) -> dict[str, Any]:
-        messages = join_messages(query, observations, observation_chars=_observation_chars(observations, model, config.max_observation_tokens))
+        chars = _observation_chars(observations, model, config.max_observation_tokens)
+        messages = join_messages(query, observations, history=session.history, observation_chars=chars)
         text = await session.text("joiner", model, messages, schema=JOIN_SCHEMA, max_tokens=_JOIN_TOKENS)
         decision: dict[str, Any] = json.loads(text)
         return decision
@@ -374,7 +375,7 @@ async def _answer(
 
     def messages_for(model: Model) -> list[Any]:
         chars = _observation_chars(observations, model, config.max_observation_tokens)
-        return answer_messages(query, observations, structured=schema is not None, missing=missing, observation_chars=chars)
+        return answer_messages(query, observations, structured=schema is not None, missing=missing, history=session.history, observation_chars=chars)
 
     shown: list[str] = []  # the answer text streamed so far
 
@@ -476,7 +477,8 @@ async def run(
     registry = registry if registry is not None else runtime.registry
     answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
     rec = session.rec
-    rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
+    turns = {"history": [{"role": m.role, "content": m.content} for m in session.history]} if session.history else {}
+    rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")}, **turns)
     if retrieved is not None:  # the planner sees, and its grammar allows, only these
         rec.emit("retrieval.selected", **retrieved.to_dict())
         registry = ToolRegistry.of([registry[name] for name in retrieved.tools])
@@ -555,7 +557,7 @@ async def plan_only(session: Session, runtime: Runtime, query: str, *, config: L
     As in a run, a plan cut off (token cap, a bad node, a failing model) keeps its complete
     nodes, and repeated calls end it."""
     registry = registry if registry is not None else runtime.registry
-    messages = plan_messages(query, registry, examples=config.examples)
+    messages = plan_messages(query, registry, history=session.history, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:
         plans: list[Plan] = []

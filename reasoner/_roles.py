@@ -173,8 +173,11 @@ class RoleModels:
 class Session:
     """The per-run state the loop threads through model calls: budget, usage, events."""
 
-    def __init__(self, recorder: Recorder, budget: Budget, roles: RoleModels, *, call_timeout: float, options: GenerateOptions) -> None:
+    def __init__(
+        self, recorder: Recorder, budget: Budget, roles: RoleModels, *, call_timeout: float, options: GenerateOptions, history: Sequence[Message] = ()
+    ) -> None:
         self.rec = recorder
+        self.history = tuple(history)  # the earlier turns of a conversation
         self.budget = budget
         self.roles = roles
         self.call_timeout = call_timeout

@@ -284,7 +284,7 @@ class _Api:
                 code="model_not_found",
             )
         query = chat_query(body.messages)
-        check_query(query, self.config.max_query_chars, "messages")
+        check_query(query if isinstance(query, str) else "\n".join(m.content for m in query), self.config.max_query_chars, "messages")
         schema, strict = None, False
         fmt = body.response_format
         if fmt is not None and fmt.type == "json_schema":

@@ -19,6 +19,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from reasoner._server_errors import HTTPProblem
 from reasoner.errors import ReasonerError
 from reasoner.events import Event
+from reasoner.models import Message
 
 if TYPE_CHECKING:
     from reasoner._engine import Engine
@@ -35,7 +36,7 @@ Status = Literal["completed", "failed", "cancelled"]
 class RunSpec:
     """One run as a request asked for it (already validated)."""
 
-    query: str
+    query: str | list[Message]  # a question, or a conversation ending with one
     output: Any = None
     budget: Budget | None = None
     tools: tuple[str, ...] | None = None

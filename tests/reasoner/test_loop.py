@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from reasoner import Budget, BudgetExceeded, Engine, ModelError, UsageError, load_trace, reason, save_trace, tool
-from reasoner.models import ScriptedModel
+from reasoner.models import Message, ScriptedModel
 
 FINISH = '{"action":"finish"}'
 CALLS: list[int] = []
@@ -301,3 +301,36 @@ async def test_tools_subset_limits_what_the_planner_sees() -> None:
     events = [e async for e in Engine([double, sleepy], planner=model).stream("q", tools=["double"])]
     assert events[0].data["tools"] == ["double"]
     assert "sleepy" not in model.calls[0].messages[0].content
+
+
+async def test_a_conversation_shows_its_earlier_turns_to_every_role() -> None:
+    model = ScriptedModel([plan(("double", {"x": 4})), FINISH, "8"])
+    turns = [{"role": "user", "content": "my number is 4"}, Message("assistant", "noted"), {"role": "user", "content": "double my number"}]
+    result = await Engine([double], planner=model).reason(turns)
+    assert result.answer == "8" and result.query == "double my number"
+    for call in model.calls:  # planner, joiner, answerer
+        assert call.messages[-1].content.startswith("Conversation so far:\nuser: my number is 4\nassistant: noted\n\nQuestion: double my number")
+    started = result.trace[0]
+    assert started.data["query"] == "double my number" and started.data["history"] == [{"role": "user", "content": "my number is 4"}, {"role": "assistant", "content": "noted"}]
+    single = ScriptedModel([plan(("double", {"x": 4})), FINISH, "8"])
+    await Engine([double], planner=single).reason([{"role": "user", "content": "double 4"}])
+    assert single.calls[0].messages[-1].content == "Question: double 4"  # no history: the prompt of a plain question
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ([], "non-empty list of chat messages"),
+        ([{"role": "assistant", "content": "hi"}], "the last message must be the user's question; it is the assistant's"),
+        ([{"role": "user", "content": "  "}], "it is the user's, and empty"),
+        ([{"role": "user"}], r"messages\[0\] must be a Message"),
+        ([{"role": "robot", "content": "x"}], r"messages\[0\]: Message role 'robot'"),
+        ("   ", "the question is empty"),
+        (42, "a query is a question string or a non-empty list"),
+    ],
+)
+async def test_a_bad_query_is_refused_before_any_model_call(query: object, problem: str) -> None:
+    model = ScriptedModel([])
+    with pytest.raises(UsageError, match=problem):
+        await Engine([double], planner=model).reason(query)  # type: ignore[arg-type]
+    assert model.calls == []

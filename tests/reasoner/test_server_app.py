@@ -286,3 +286,15 @@ async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.Monk
         # the config file sets no roles, so joiner and answerer are the planner's models
         assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b"]
         assert (await c.get("/healthz")).json()["max_concurrent_runs"] == 3
+
+
+async def test_chat_history_reaches_the_models_as_a_conversation() -> None:
+    model = ScriptedModel([PLAN, FINISH, "420.5"], name="scripted")
+    body = {"model": "reasoner", "messages": [
+        {"role": "developer", "content": "Be brief."}, {"role": "user", "content": "I follow MSFT."},
+        {"role": "assistant", "content": "Noted."}, {"role": "user", "content": "Its close?"}]}  # fmt: skip
+    async for c in client_for(create_app(Engine(tools=[price], planner=model))):
+        reply = (await c.post("/v1/chat/completions", json=body)).json()
+    assert reply["choices"][0]["message"]["content"] == "420.5"
+    history = "Conversation so far:\nsystem: Be brief.\nuser: I follow MSFT.\nassistant: Noted.\n\nQuestion: Its close?"
+    assert all(call.messages[-1].content.startswith(history) for call in model.calls)
