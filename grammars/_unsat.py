@@ -45,7 +45,9 @@ def _type_of(value: Any) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "?")
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "?"
 
 
 def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int = 0) -> tuple[str | None, str] | None:
@@ -85,7 +87,7 @@ def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int 
             if all(f is not None for f in found_all):
                 return keyword, f"{pointer}: no branch of its {keyword} can be satisfied ({found_all[0][1] if found_all[0] else ''}, ...)"
     if types == {"object"}:  # (required and items constrain only objects and arrays)
-        properties = schema.get("properties") if isinstance(schema.get("properties"), Mapping) else {}
+        properties: Mapping[str, Any] = schema["properties"] if isinstance(schema.get("properties"), Mapping) else {}
         for name in schema.get("required", ()) if isinstance(schema.get("required"), list) else ():
             if not isinstance(name, str):
                 continue
@@ -98,7 +100,7 @@ def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int 
                 return "required", f"{pointer} requires property {name!r}, which its additionalProperties: false forbids"
     if types == {"array"}:
         least = schema.get("minItems", 0)
-        prefix = schema.get("prefixItems") if isinstance(schema.get("prefixItems"), list) else []
+        prefix: list[Any] = schema["prefixItems"] if isinstance(schema.get("prefixItems"), list) else []
         for i, item in enumerate(prefix[: least if isinstance(least, int) else 0]):
             found = unsatisfiable(item, root, f"{pointer}/prefixItems/{i}", depth + 1)
             if found is not None:

@@ -377,15 +377,15 @@ async def _answer(
         chars = _observation_chars(observations, model, config.max_observation_tokens)
         return answer_messages(query, observations, structured=schema is not None, missing=missing, history=session.history, observation_chars=chars)
 
-    shown: list[str] = []  # the answer text streamed so far
+    streamed: list[str] = []  # the answer text streamed so far
 
     def on_text(piece: str) -> None:
-        shown.append(piece)
+        streamed.append(piece)
         session.rec.emit("answer.delta", text=piece)
 
     def reset(reason: str) -> None:  # consumers discard the text streamed so far
-        if shown:
-            shown.clear()
+        if streamed:
+            streamed.clear()
             session.rec.emit("answer.reset", reason=reason)
 
     async def free_text(model: Model) -> str:
@@ -397,7 +397,7 @@ async def _answer(
                 cut = repetition_cut(text)
                 if cut is not None:
                     stopped.append("repetition")
-                    if len("".join(shown)) > cut:  # the loop's start was streamed: stream the kept text again
+                    if len("".join(streamed)) > cut:  # the loop's start was streamed: stream the kept text again
                         reset("repetition")
                         on_text(text[:cut])
                     return text[:cut].strip()
@@ -477,7 +477,7 @@ async def run(
     registry = registry if registry is not None else runtime.registry
     answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
     rec = session.rec
-    turns = {"history": [{"role": m.role, "content": m.content} for m in session.history]} if session.history else {}
+    turns: dict[str, Any] = {"history": [{"role": m.role, "content": m.content} for m in session.history]} if session.history else {}
     rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")}, **turns)
     if retrieved is not None:  # the planner sees, and its grammar allows, only these
         rec.emit("retrieval.selected", **retrieved.to_dict())
