@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
-from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
+from reasoner.errors import BudgetExceeded, ModelError, ModelTimeout, PlanError, UsageError
 from reasoner.events import Recorder
 from reasoner.models import (
     Delta,
@@ -262,7 +262,7 @@ class Session:
                     except StopAsyncIteration:
                         break
                     except TimeoutError:
-                        raise ModelError(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
+                        raise ModelTimeout(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
                     if delta.usage is not None:
                         usage = delta.usage
                     if delta.text:

@@ -334,3 +334,12 @@ async def test_a_bad_query_is_refused_before_any_model_call(query: object, probl
     with pytest.raises(UsageError, match=problem):
         await Engine([double], planner=model).reason(query)  # type: ignore[arg-type]
     assert model.calls == []
+
+
+async def test_a_model_that_stalls_raises_a_model_timeout() -> None:
+    from reasoner.errors import ModelTimeout
+
+    slow = ScriptedModel([plan(("double", {"x": 1}))], token_delay=0.5)
+    with pytest.raises(ModelTimeout, match="planner model 'scripted' timed out") as info:
+        await Engine([double], planner=slow, call_timeout=0.05).reason("q")
+    assert isinstance(info.value, ModelError) and isinstance(info.value, TimeoutError)
