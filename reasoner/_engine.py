@@ -14,6 +14,7 @@ import anyio
 from reasoner._executor import ExecutionResult, execute, load_plan
 from reasoner._explain import Explanation, explain_plan
 from reasoner._loop import LoopConfig, RunResult, plan_only, run
+from reasoner._react import run_react
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Approver, Backoff, Runtime
 from reasoner.errors import UsageError
@@ -76,6 +77,11 @@ class Engine:
             of a tool with ``requires_approval=True``; ``node.args`` are the resolved
             arguments. A sync approver runs in a worker thread, so it may prompt a terminal.
             Without an approver such calls fail with a ``ToolError``.
+        mode: ``"plan"`` (the default: the planner writes the whole graph of calls, which
+            run in parallel where refs allow, then the joiner decides) or ``"react"``, the
+            sequential baseline: one call per model turn, each turn seeing the results so
+            far, until the model calls no further tool (``reasoner._react``; each turn is
+            one iteration of the budget).
 
     An engine keeps the results of ``cache=True`` tools for its lifetime (``clear_cache()``)
     and its limiters are shared by concurrent ``execute`` calls. Use it from one event loop
@@ -109,6 +115,7 @@ class Engine:
         top_p: float = 1.0,
         seed: int | None = None,
         grammar_backend: str = "llguidance",
+        mode: str = "plan",
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise UsageError(f"Engine(max_concurrency={max_concurrency!r}) must be an integer >= 1")
@@ -118,6 +125,9 @@ class Engine:
             raise UsageError(f"Engine(default_timeout={default_timeout!r}) must be a number of seconds > 0, or None")
         if isinstance(default_retries, bool) or not isinstance(default_retries, int) or default_retries < 0:
             raise UsageError(f"Engine(default_retries={default_retries!r}) must be an integer >= 0")
+        if mode not in ("plan", "react"):
+            raise UsageError(f"Engine(mode={mode!r}) must be 'plan' or 'react'")
+        self._mode = mode
         if approve is not None and not callable(approve):
             raise UsageError(f"Engine(approve=...) must be a callable (node, spec) -> bool; got {approve!r}")
         self._runtime = Runtime(
@@ -161,6 +171,11 @@ class Engine:
         self._retrieval = (retrieval_threshold, retrieval_k)
         self._retrievers: dict[tuple[str, ...], ToolRetriever] = {}
         self._options = GenerateOptions(temperature=temperature, top_p=top_p, seed=seed, grammar_backend=grammar_backend)
+
+    @property
+    def mode(self) -> str:
+        """``"plan"`` or ``"react"`` (see the constructor)."""
+        return self._mode
 
     def role_models(self, role: str) -> list[str]:
         """The names of the models that serve ``role`` (``planner``, ``joiner``, ``answerer``), in fallback order."""
@@ -226,7 +241,8 @@ class Engine:
             raise UsageError("reason() needs a non-empty question string")
         registry = self._subset(tools)
         retrieved = self._retrieve(query, registry if registry is not None else self.tools)
-        return await run(
+        loop = run_react if self._mode == "react" else run
+        return await loop(
             self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry, retrieved=retrieved
         )
 
@@ -304,7 +320,11 @@ class Engine:
         return await execute(self._runtime, plan, recorder)
 
     async def explain(
-        self, question: str | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
+        self,
+        question: str | Plan | Mapping[str, Any] | None = None,
+        *,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> Explanation:
         """Describe how a plan would run, without running any tool.
 
@@ -316,7 +336,8 @@ class Engine:
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
         dependencies, timeout, retries, cache, concurrency limit, approval), ``levels`` and,
         for a question above the retrieval threshold, ``retrieved`` (the tools the planner
-        was shown); ``str()`` of it is a table.
+        was shown); ``str()`` of it is a table. ``on_event`` sees the planner's events
+        (``plan.node``, ``plan.completed``, ``usage``, ``model.fallback``) as they happen.
 
         Raises:
             PlanError: the plan is malformed or does not fit the tools.
@@ -335,7 +356,7 @@ class Engine:
                 raise UsageError("explain(question) needs tools to plan with; register tools first")
             retrieved = self._retrieve(question, self.tools)
             registry = None if retrieved is None else ToolRegistry.of([self.tools[name] for name in retrieved.tools])
-            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config, registry=registry)
+            target = await plan_only(self._session(Recorder(sink=on_event), None), self._runtime, question, config=self._config, registry=registry)
         elif isinstance(question, (Plan, Mapping)):
             target = question
         elif question is not None:
