@@ -84,20 +84,19 @@ def handle_bfcl(args: argparse.Namespace, ctx: Context, load_models: Callable[[R
     def make_engine(registry: ToolRegistry) -> Engine:
         return Engine(tools=registry, planner=planner, catalog=roles.catalog, budget=budget)
 
+    from reasoner._cli_eval import plot, write_text
+
     reports: list[BfclReport] = []
     for data in sets:
         ctx.stderr.write(f"planning {len(data)} of {data.total} item(s) of bfcl:{data.category} (bfcl-eval {data.version})\n")
         ctx.stderr.flush()
         show = _progress(ctx.stderr, data.category, len(data))
         reports.append(anyio.run(lambda: run_bfcl(make_engine, data, on_item=show)))  # noqa: B023 - called at once
-
-    dicts = [r.to_dict() for r in reports]
-    payload: dict[str, Any] = dicts[0] if len(dicts) == 1 else {"reports": dicts}
-    text = json.dumps(payload, indent=2, ensure_ascii=False)
-    from reasoner._cli_eval import plot, write_text
-
-    if args.out:
-        write_text(args.out, text + "\n")
+        dicts = [r.to_dict() for r in reports]
+        payload: dict[str, Any] = dicts[0] if len(sets) == 1 else {"reports": dicts}
+        text = json.dumps(payload, indent=2, ensure_ascii=False)
+        if args.out:  # after each category: a long run that is stopped keeps the categories it finished
+            write_text(args.out, text + "\n")
     if args.json:
         ctx.stdout.write(text + "\n")
     else:
