@@ -45,10 +45,10 @@ from reasoner.evals._metrics import argument_accuracy as argument_accuracy
 from reasoner.evals._metrics import plan_valid as plan_valid
 from reasoner.evals._metrics import score_item as score_item
 from reasoner.evals._metrics import tool_selection as tool_selection
+from reasoner.evals._plots import write_plots as write_plots
 from reasoner.evals._report import EvalReport as EvalReport
 from reasoner.evals._report import Machine as Machine
 from reasoner.evals._runner import ItemResult as ItemResult
-from reasoner.evals._plots import write_plots as write_plots
 from reasoner.evals._runner import run_eval as run_eval
 
 __all__ = [

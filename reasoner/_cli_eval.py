@@ -38,9 +38,7 @@ if TYPE_CHECKING:
     from reasoner.models import Model
     from reasoner.tools import ToolRegistry
 
-__all__ = ["EVAL", "REACT_TURNS"]
-
-REACT_TURNS = 8  # react mode's default turn budget: the demo set's longest plan has 5 calls
+__all__ = ["EVAL"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     budget = parser.add_argument_group("budget (per item)")
     budget.add_argument(
         "--max-iterations", type=positive_int, metavar="N",
-        help=f"plans at most: the first and each replan (default: 3); in react mode, turns (one call each; default: {REACT_TURNS})",
+        help="plans at most: the first and each replan (default: 3); in react mode, turns (one call each; default: 8)",
     )  # fmt: skip
     budget.add_argument("--max-tokens", type=positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
     budget.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="wall time of one item's run (default: 300)")
@@ -207,6 +205,7 @@ def _compare(args: argparse.Namespace, ctx: Context) -> int:
 
 def _engine(args: argparse.Namespace, registry: ToolRegistry, roles: Roles, models: dict[str, list[str | Model]], mode: str) -> Engine:
     from reasoner._engine import Engine
+    from reasoner._react import REACT_TURNS
     from reasoner._roles import Budget
 
     iterations = args.max_iterations or (REACT_TURNS if mode == "react" else None)

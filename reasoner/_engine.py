@@ -14,7 +14,7 @@ import anyio
 from reasoner._executor import ExecutionResult, execute, load_plan
 from reasoner._explain import Explanation, explain_plan
 from reasoner._loop import LoopConfig, RunResult, plan_only, run
-from reasoner._react import run_react
+from reasoner._react import REACT_TURNS, run_react
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Approver, Backoff, Runtime
 from reasoner.errors import UsageError
@@ -81,7 +81,7 @@ class Engine:
             run in parallel where refs allow, then the joiner decides) or ``"react"``, the
             sequential baseline: one call per model turn, each turn seeing the results so
             far, until the model calls no further tool (``reasoner._react``; each turn is
-            one iteration of the budget).
+            one iteration of the budget, whose default is then 8 turns).
 
     An engine keeps the results of ``cache=True`` tools for its lifetime (``clear_cache()``)
     and its limiters are shared by concurrent ``execute`` calls. Use it from one event loop
@@ -157,7 +157,7 @@ class Engine:
             {"planner": planner, "joiner": role(joiner, "joiner", planner), "answerer": role(answerer, "answerer", planner)},
             loader,
         )
-        self._budget = budget if budget is not None else Budget()
+        self._budget = budget if budget is not None else Budget(iterations=REACT_TURNS) if mode == "react" else Budget()
         self._config = LoopConfig(
             examples=tuple(examples), max_nodes=max_plan_nodes, max_string=max_string, max_array=max_array,
             max_tokens=max_plan_tokens, max_observation_tokens=max_observation_tokens,

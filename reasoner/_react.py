@@ -42,7 +42,9 @@ from reasoner.tools import ToolRegistry
 if TYPE_CHECKING:
     from reasoner._runtime import Runtime
 
-__all__ = ["run_react"]
+__all__ = ["REACT_TURNS", "run_react"]
+
+REACT_TURNS = 8  # the default turn budget (Budget.iterations) in react mode: the demo set's longest plan has 5 calls
 
 
 def _repeats_a_call(result: ExecutionResult, before: ExecutionResult) -> bool:

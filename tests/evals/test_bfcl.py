@@ -58,7 +58,7 @@ def test_a_sample_is_reproducible_kept_in_file_order_and_limited() -> None:
     assert [i.id for i in a] == [i.id for i in b] and len(a) == 20
     assert [i.id for i in a] != [i.id for i in data.select(sample=20, seed=4)]
     order = [i.id for i in data]
-    assert sorted((order.index(i.id) for i in a)) == [order.index(i.id) for i in a]
+    assert sorted(order.index(i.id) for i in a) == [order.index(i.id) for i in a]
     assert (a.sample, a.seed) == (20, 3)
     assert [i.id for i in data.select(limit=2)] == order[:2]
     with pytest.raises(UsageError, match="sample=0"):
