@@ -127,7 +127,8 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     dataset = load_dataset(args.dataset)
     try:
         selected = dataset.select(split_names(args.ids) or None)
-        if args.sample is not None and args.sample < len(selected):
+        sampled = args.sample is not None and args.sample < len(selected)
+        if sampled:
             chosen = set(random.Random(args.seed).sample(range(len(selected)), args.sample))
             selected = Dataset(selected.name, selected.source, tuple(item for k, item in enumerate(selected) if k in chosen))
         selected = selected.select(limit=args.limit)
@@ -141,6 +142,8 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         registry = build_registry(args, ctx.env)
         roles = resolve_roles(args, ctx.env, ctx.models)
         reports = _evaluate(args, ctx, selected, registry, roles)
+    if sampled:
+        reports = [dataclasses.replace(r, sample=args.sample, seed=args.seed) for r in reports]
 
     payload = reports[0].to_dict() if len(reports) == 1 else {"reports": [r.to_dict() for r in reports]}
     text = json.dumps(payload, indent=2, ensure_ascii=False)

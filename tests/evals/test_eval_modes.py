@@ -89,10 +89,10 @@ def test_cli_both_modes_prints_them_side_by_side_saves_and_plots(capsys: pytest.
 
     assert code == 0, stderr
     assert "in plan and react mode" in stderr and "[6/6]" in stderr
-    assert "parallel, plan mode, 3 items" in stdout and "parallel, react mode, 3 items" in stdout
+    assert "parallel, plan mode, 3 items (sample 3, seed 2)" in stdout and "parallel, react mode, 3 items (sample 3, seed 2)" in stdout
     assert "plan mode (a) against react mode (b)" in stdout
     saved = load_reports(out)
-    assert [r["mode"] for r in saved] == ["plan", "react"]
+    assert [(r["mode"], r["sample"], r["seed"]) for r in saved] == [("plan", 3, 2), ("react", 3, 2)]
     assert [i["id"] for i in saved[0]["items"]] == [i["id"] for i in saved[1]["items"]]
     names = sorted(p.name for p in plots.iterdir())
     assert names == ["latency.png", "plan_vs_react_parallel.png", "plan_vs_react_summary.png"]
