@@ -105,7 +105,8 @@ def _type_check(param: str, value: Any, possible: Sequence[Any], described: str,
         for item in possible:
             fits = True
             if type(item) == list:  # noqa: E721
-                for element in value:
+                elements: list[Any] = value  # the declared type is a list (nested is set)
+                for element in elements:
                     inner, _ = _type_check(param, element, item, str(nested), nested, None)
                     if not inner.valid:
                         fits = False

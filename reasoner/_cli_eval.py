@@ -162,7 +162,8 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         plot(args.plot, [r.to_dict() for r in reports], ctx)
     invalid = sum(not row.plan_valid for r in reports for row in r.items)
     if args.require_valid_plans and invalid:
-        ctx.stderr.write(f"error: {invalid} of {sum(r.n for r in reports)} runs have no valid plan\n")
+        what = "items" if len(reports) == 1 else "runs (both modes)"
+        ctx.stderr.write(f"error: {invalid} of {sum(r.n for r in reports)} {what} have no valid plan\n")
         return 1
     return 0
 
