@@ -1,6 +1,8 @@
 """Executor benchmark: scheduling overhead, and wall time against the critical path.
 
-Run: ``.venv/bin/python benchmarks/bench_executor.py`` (about a minute on 2 cores).
+Run: ``.venv/bin/python benchmarks/bench_executor.py`` (about a minute on 2 cores);
+``--plot DIR`` also draws (2)+(3) as ``DIR/executor_dags.png`` (wall time per DAG: critical
+path, ours, level by level, sequential); ``--no-overhead`` skips (1).
 
 (1) Overhead per node of ``Engine.execute`` on DAGs of 10,000 no-op async tools (a chain,
     a wide fan-out, independent nodes), best of several runs. Shown with its parts:
@@ -19,6 +21,7 @@ Both baselines resolve refs and call the tools the same way the executor does
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import platform
@@ -27,6 +30,7 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -178,7 +182,7 @@ async def overhead() -> None:
     print("  execute = validate + rest; levels/sequential: the baselines (no validation, no events, no limits)")
 
 
-async def critical_path() -> None:
+async def critical_path() -> list[tuple[str, float, float, float, float]]:
     print(f"\n(2)+(3) random DAGs of sleeping tools, latencies uniform in {LATENCY_MS[0]:g}-{LATENCY_MS[1]:g} ms")
     print("  critical: the latency-weighted longest chain; floor: that chain's calls run back to back here;")
     print("  ours includes validating the plan first (the 'check' column) before any call starts;")
@@ -191,6 +195,7 @@ async def critical_path() -> None:
     registry = engine.tools
     rng = random.Random(2024)
     worst_over = 0.0
+    rows: list[tuple[str, float, float, float, float]] = []  # (DAG, critical, ours, levels, sequential) in s
     for n, max_refs in DAG_SHAPES:
         for _ in range(DAGS_PER_SHAPE):
             plan, cp, path = random_dag(rng, n, max_refs)
@@ -207,6 +212,7 @@ async def critical_path() -> None:
             level = await best_of(1, lambda: run_levels(plan, registry))
             seq = await best_of(1, lambda: run_sequential(plan, registry))
             ok = ours <= cp * 1.05 + 0.010
+            rows.append((f"{n} nodes\nrefs<={max_refs}", cp, ours, level, seq))
             worst_over = max(worst_over, ours / cp)
             print(
                 f"  {n:>5} {max_refs:>6} {len(levels(plan)):>5} {cp * 1000:>7.0f}ms {floor * 1000:>5.0f}ms {checking * 1000:>4.0f}ms {ours * 1000:>5.0f}ms "
@@ -215,13 +221,41 @@ async def critical_path() -> None:
                 f"{seq * 1000:>8.0f}ms {seq / ours:>8.2f}"
             )
     print(f"  worst ours/critical path: {worst_over:.3f} (target: within 5% + 10 ms)")
+    return rows
 
 
-async def main() -> None:
+def plot(rows: list[tuple[str, float, float, float, float]], folder: Path) -> Path:
+    """Grouped bars per DAG: the critical path and the three schedulers' wall times (ms)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    names = ("critical path", "ours", "level by level", "sequential")
+    for k, name in enumerate(names):
+        xs = [i + (k - 1.5) * 0.2 for i in range(len(rows))]
+        ax.bar(xs, [row[1 + k] * 1000 for row in rows], 0.2, label=name)
+    ax.set_xticks(range(len(rows)), [row[0] for row in rows], fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("wall time (ms, log scale)")
+    ax.set_title("Random DAGs of sleeping tools: executor wall time against the critical path")
+    ax.legend(fontsize=8)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "executor_dags.png"
+    fig.savefig(path)
+    return path
+
+
+async def main(args: argparse.Namespace) -> None:
     header()
-    await overhead()
-    await critical_path()
+    if not args.no_overhead:
+        await overhead()
+    rows = await critical_path()
+    if args.plot:
+        print(f"  wrote {plot(rows, Path(args.plot))}")
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--plot", metavar="DIR", help="write executor_dags.png to DIR")
+    parser.add_argument("--no-overhead", action="store_true", help="skip part (1), the 10,000-node overhead runs")
+    anyio.run(main, parser.parse_args())

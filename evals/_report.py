@@ -111,7 +111,9 @@ class EvalReport:
     with no plan counts as invalid); ``tool_selection`` (mean F1); ``argument_accuracy``
     (mean over the items that have ``expected_args``; ``None`` when none has);
     ``answer_accuracy`` (mean; failed runs count 0); ``latency_median_s`` and
-    ``latency_p90_s`` over every run; ``total_tokens``; ``errors`` (runs that raised);
+    ``latency_p90_s`` over every run; ``total_tokens``; ``mode`` the engine's (``plan`` or
+    ``react``, see :class:`~reasoner.Engine`); ``sample`` / ``seed`` how the CLI drew the
+    items (``None``: not sampled); ``errors`` (runs that raised);
     ``rejected_plans`` (planner calls that produced no plan); ``partial`` (runs answered
     partially when a budget ended). ``str()`` is a text table;
     :meth:`to_json` has everything.
@@ -126,6 +128,9 @@ class EvalReport:
     concurrency: int
     machine: Machine
     commit: str | None
+    mode: str = "plan"
+    sample: int | None = None
+    seed: int | None = None
 
     @property
     def n(self) -> int:
@@ -203,7 +208,11 @@ class EvalReport:
         from reasoner import __version__
 
         return {
+            "kind": "eval",
             "dataset": self.dataset,
+            "mode": self.mode,
+            "sample": self.sample,
+            "seed": self.seed,
             "models": self.models,
             "tools": self.tools,
             "started_at": self.started_at,
@@ -227,7 +236,9 @@ class EvalReport:
 
         models = " | ".join(f"{role} {', '.join(names)}" for role, names in self.models.items()) or "(no run started)"
         return [
-            f"reasoner eval: dataset {self.dataset}, {self.n} items, {self.started_at}, {self.wall_s:.1f} s"
+            f"reasoner eval: dataset {self.dataset}, {self.mode} mode, {self.n} items"
+            + (f" (sample {self.sample}, seed {self.seed})" if self.sample is not None else "")
+            + f", {self.started_at}, {self.wall_s:.1f} s"
             + (f", concurrency {self.concurrency}" if self.concurrency > 1 else ""),
             f"models   {models}",
             f"machine  {self.machine}",

@@ -54,6 +54,7 @@ class ItemResult:
         error: ``{"type", "message"}`` of the error that ended the run, or ``None``.
         partial: what the answer lacks when the run answered partially (a spent budget),
             else ``None``.
+        model_calls: model calls the run made (planner, joiner, answerer; one ``usage`` each).
         plan_valid, tool_selection, answer_accuracy: the scores (see ``reasoner.evals``).
         argument_accuracy: the score, or ``None`` for an item with no ``expected_args``.
     """
@@ -75,6 +76,7 @@ class ItemResult:
     argument_accuracy: float | None
     answer_accuracy: float
     partial: str | None = None
+    model_calls: int = 0
 
     @property
     def tokens(self) -> int:
@@ -91,6 +93,7 @@ class ItemResult:
             "latency_s": round(self.latency_s, 4),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "model_calls": self.model_calls,
             "plans": self.plans,
             "rejected_plans": self.rejected_plans,
             "plan_errors": list(self.plan_errors),
@@ -115,12 +118,13 @@ class _Watched:
     tools: list[str] | None
     roles: dict[str, list[str]]
     partial: str | None = None
+    calls: int = 0
 
 
 def _watch(events: Sequence[Event]) -> _Watched:
     plans: list[dict[str, Any]] = []
     planned_in: set[int] = set()
-    fallbacks = prompt = completion = 0
+    fallbacks = prompt = completion = calls = 0
     plan_errors: list[str] = []
     answer = ""
     tools: list[str] | None = None
@@ -135,6 +139,7 @@ def _watch(events: Sequence[Event]) -> _Watched:
             plans.append(data["plan"])
             planned_in.add(event.iteration)
         elif event.type == "usage":
+            calls += 1
             prompt += int(data.get("prompt_tokens", 0))
             completion += int(data.get("completion_tokens", 0))
         elif event.type == "model.fallback" and data.get("role") == "planner":
@@ -149,7 +154,7 @@ def _watch(events: Sequence[Event]) -> _Watched:
     # with tools, iterations 0..last each start by planning: one without a plan lost it
     last = max((event.iteration for event in events), default=-1)
     rejected = fallbacks + (sum(1 for k in range(last + 1) if k not in planned_in) if tools else 0)
-    return _Watched(plans, answer, prompt, completion, rejected, plan_errors, tools, roles, partial)
+    return _Watched(plans, answer, prompt, completion, rejected, plan_errors, tools, roles, partial, calls)
 
 
 def _merge(plans: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -197,6 +202,7 @@ async def _run_item(engine: Engine, item: EvalItem) -> tuple[ItemResult, dict[st
         argument_accuracy=score.argument_accuracy if item.expected_args else None,
         answer_accuracy=0.0 if error is not None else score.answer_accuracy,
         partial=seen.partial,
+        model_calls=seen.calls,
     )
     return result, seen.roles
 
@@ -268,6 +274,7 @@ async def run_eval(
     roles: dict[str, list[str]] = {}
     tool_names: list[str] = []
     queue = iter(enumerate(selected))
+    mode_seen: list[str] = []
 
     async def worker() -> None:
         for index, item in queue:  # one iterator shared by the workers: each item runs once
@@ -279,6 +286,7 @@ async def run_eval(
                 roles.update(seen_roles)
                 tool_names.extend(current.tools.names())
             rows[index] = row
+            mode_seen[:] = [current.mode]
             if on_item is not None:
                 on_item(row)
 
@@ -296,4 +304,5 @@ async def run_eval(
         concurrency=concurrency,
         machine=describe_machine(),
         commit=source_commit(),
+        mode=engine.mode if isinstance(engine, Engine) else (mode_seen[0] if mode_seen else "plan"),
     )

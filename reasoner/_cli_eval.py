@@ -4,11 +4,21 @@ Each item's question is one fresh run with the tools and models ``reasoner run``
 use; progress goes to stderr, one line per item, and the report to stdout (a table, or
 JSON with ``--json``; ``--out FILE`` also saves the JSON). Models named on the command
 line are loaded before the first item, so no item's latency includes a model load.
+
+``--mode react`` runs the sequential baseline (one call per model turn, ``Engine(mode=
+"react")``); ``--mode both`` runs each item in plan mode and then in react mode (so both
+see the same machine load) and prints the two reports side by side. ``--dataset
+bfcl:CATEGORY`` plans BFCL questions instead (``reasoner/_cli_eval_bfcl.py``).
+``--compare A.json [B.json]`` prints saved reports side by side without running
+anything; ``--plot DIR`` draws PNGs of the reports run or compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,15 +45,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("dataset")
     data.add_argument("--dataset", default="demo", metavar="NAME|PATH", help="a bundled dataset (demo) or a JSONL file (default: demo)")
     data.add_argument("--ids", action="append", metavar="ID,...", help="only these items (comma-separated, repeatable), in dataset order")
-    data.add_argument("--limit", type=positive_int, metavar="N", help="only the first N items (after --ids)")
+    data.add_argument("--limit", type=positive_int, metavar="N", help="only the first N items (after --ids and --sample)")
+    data.add_argument("--sample", type=positive_int, metavar="N", help="N items drawn at random (see --seed), kept in dataset order")
+    data.add_argument("--seed", type=int, default=0, metavar="S", help="the seed of --sample (default: 0)")
+    data.add_argument(
+        "--mode", choices=("plan", "react", "both"), default="plan",
+        help="plan: the planner writes the whole graph (default); react: one tool call per model turn, the sequential "
+        "baseline; both: each item in both modes, reported side by side",
+    )  # fmt: skip
     add_model_options(parser)
     budget = parser.add_argument_group("budget (per item)")
-    budget.add_argument("--max-iterations", type=positive_int, metavar="N", help="plans at most: the first and each replan (default: 3)")
+    budget.add_argument(
+        "--max-iterations", type=positive_int, metavar="N",
+        help="plans at most: the first and each replan (default: 3); in react mode, turns (one call each; default: 8)",
+    )  # fmt: skip
     budget.add_argument("--max-tokens", type=positive_int, metavar="N", help="prompt plus completion tokens over all model calls (default: 32000)")
     budget.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="wall time of one item's run (default: 300)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print the report as JSON (every item's plan and answer) instead of a table")
-    out.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE")
+    out.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE (--mode both, several BFCL categories: {\"reports\": [...]})")
+    out.add_argument("--plot", metavar="DIR", help="write PNGs of the report(s) to DIR: accuracy per BFCL category, latency, plan vs react")
+    out.add_argument("--compare", nargs="+", metavar="FILE", help="run nothing: print saved reports (from --out) side by side, each against the first")
     out.add_argument("--concurrency", type=positive_int, default=1, metavar="N", help="items run at once (default: 1; more skews latency)")
     out.add_argument("--require-valid-plans", action="store_true", help="exit with status 1 unless every item's plan is valid")
     out.add_argument("-y", "--yes", action="store_true", help="approve every call to a tool that requires approval")
@@ -92,15 +114,26 @@ def _progress(stderr: Any, total: int) -> Callable[[ItemResult], None]:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
-    from reasoner.evals import load_dataset
+    if args.compare:
+        return _compare(args, ctx)
+    if args.out and not Path(args.out).expanduser().resolve().parent.is_dir():
+        raise CliError(f"--out {args.out!r}: the folder {str(Path(args.out).parent)!r} does not exist", "create it, or pick another path")
+    if args.dataset.startswith("bfcl:"):
+        from reasoner._cli_eval_bfcl import handle_bfcl
+
+        return handle_bfcl(args, ctx, _load_models)
+    from reasoner.evals import Dataset, load_dataset
 
     dataset = load_dataset(args.dataset)
     try:
-        selected = dataset.select(split_names(args.ids) or None, args.limit)
+        selected = dataset.select(split_names(args.ids) or None)
+        sampled = args.sample is not None and args.sample < len(selected)
+        if sampled:
+            chosen = set(random.Random(args.seed).sample(range(len(selected)), args.sample))
+            selected = Dataset(selected.name, selected.source, tuple(item for k, item in enumerate(selected) if k in chosen))
+        selected = selected.select(limit=args.limit)
     except UsageError as exc:
         raise CliError(str(exc), f"pick ids from {dataset.source}, or leave out --ids") from exc
-    if args.out and not Path(args.out).expanduser().resolve().parent.is_dir():
-        raise CliError(f"--out {args.out!r}: the folder {str(Path(args.out).parent)!r} does not exist", "create it, or pick another path")
 
     with ExitStack() as stack:
         if not args.chart_dir and not ctx.env.get(CHART_DIR_ENV):
@@ -108,31 +141,80 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
             args.chart_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="reasoner-eval-charts-"))
         registry = build_registry(args, ctx.env)
         roles = resolve_roles(args, ctx.env, ctx.models)
-        report = _evaluate(args, ctx, selected, registry, roles)
+        reports = _evaluate(args, ctx, selected, registry, roles)
+    if sampled:
+        reports = [dataclasses.replace(r, sample=args.sample, seed=args.seed) for r in reports]
 
-    text = report.to_json()
+    payload = reports[0].to_dict() if len(reports) == 1 else {"reports": [r.to_dict() for r in reports]}
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
     if args.out:
-        try:
-            Path(args.out).expanduser().write_text(text + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"cannot write the report to {args.out!r}: {exc.strerror or exc}", "check the path and its permissions") from exc
-    ctx.stdout.write((text if args.json else str(report)) + "\n")
+        write_text(args.out, text + "\n")
+    if args.json:
+        ctx.stdout.write(text + "\n")
+    else:
+        ctx.stdout.write("\n\n".join(str(r) for r in reports) + "\n")
+        if len(reports) == 2:
+            from reasoner.evals._compare import compare_reports
+
+            ctx.stdout.write("\nplan mode (a) against react mode (b):\n" + compare_reports(payload["reports"][0], payload["reports"][1]) + "\n")
     ctx.stdout.flush()
-    if args.require_valid_plans and report.plan_validity < 1.0:
-        ctx.stderr.write(f"error: {report.n - sum(r.plan_valid for r in report.items)} of {report.n} items have no valid plan\n")
+    if args.plot:
+        plot(args.plot, [r.to_dict() for r in reports], ctx)
+    invalid = sum(not row.plan_valid for r in reports for row in r.items)
+    if args.require_valid_plans and invalid:
+        what = "items" if len(reports) == 1 else "runs (both modes)"
+        ctx.stderr.write(f"error: {invalid} of {sum(r.n for r in reports)} {what} have no valid plan\n")
         return 1
     return 0
 
 
-def _evaluate(args: argparse.Namespace, ctx: Context, selected: Dataset, registry: ToolRegistry, roles: Roles) -> EvalReport:
-    import anyio
+def write_text(path: str, text: str) -> None:
+    """Write a report file; CliError when it cannot be written."""
+    try:
+        Path(path).expanduser().write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write the report to {path!r}: {exc.strerror or exc}", "check the path and its permissions") from exc
 
+
+def plot(folder: str, reports: list[dict[str, Any]], ctx: Context) -> None:
+    """Draw the reports' PNGs into ``folder`` and list them on stderr."""
+    from reasoner.evals._plots import write_plots
+
+    try:
+        paths = write_plots(reports, folder)
+    except UsageError as exc:
+        raise CliError(str(exc), "pick a folder you can write to") from exc
+    ctx.stderr.write("".join(f"wrote {p}\n" for p in paths))
+    ctx.stderr.flush()
+
+
+def _compare(args: argparse.Namespace, ctx: Context) -> int:
+    from reasoner.evals._compare import compare_reports, load_reports
+
+    reports: list[dict[str, Any]] = []
+    for path in args.compare:
+        try:
+            reports += load_reports(path)
+        except UsageError as exc:
+            raise CliError(str(exc), "pass files written by `reasoner eval --out FILE`") from exc
+    if len(reports) < 2 and not args.plot:
+        raise CliError(f"--compare needs two reports; {', '.join(args.compare)} hold {len(reports)}", "pass two report files (or one written by --mode both)")
+    blocks = [compare_reports(reports[0], other) for other in reports[1:]]
+    ctx.stdout.write("\n\n".join(blocks) + ("\n" if blocks else ""))
+    ctx.stdout.flush()
+    if args.plot:
+        plot(args.plot, reports, ctx)
+    return 0
+
+
+def _engine(args: argparse.Namespace, registry: ToolRegistry, roles: Roles, models: dict[str, list[str | Model]], mode: str) -> Engine:
     from reasoner._engine import Engine
+    from reasoner._react import REACT_TURNS
     from reasoner._roles import Budget
 
-    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
-    models = _load_models(roles, ctx.stderr)
-    engine = Engine(
+    iterations = args.max_iterations or (REACT_TURNS if mode == "react" else None)
+    limits = {"iterations": iterations, "tokens": args.max_tokens, "seconds": args.timeout}
+    return Engine(
         tools=registry,
         planner=models["planner"],
         joiner=models["joiner"],
@@ -140,16 +222,39 @@ def _evaluate(args: argparse.Namespace, ctx: Context, selected: Dataset, registr
         catalog=roles.catalog,
         budget=Budget(**{k: v for k, v in limits.items() if v is not None}),
         approve=_approve_all if args.yes else _refuse,
+        mode=mode,
     )
-    ctx.stderr.write(f"evaluating {len(selected)} item(s) of {selected.source}\n")
+
+
+def _evaluate(args: argparse.Namespace, ctx: Context, selected: Dataset, registry: ToolRegistry, roles: Roles) -> list[EvalReport]:
+    import anyio
+
+    models = _load_models(roles, ctx.stderr)
+    modes = ["plan", "react"] if args.mode == "both" else [args.mode]
+    engines = [_engine(args, registry, roles, models, mode) for mode in modes]
+    runs = len(selected) * len(modes)
+    ctx.stderr.write(f"evaluating {len(selected)} item(s) of {selected.source} in {' and '.join(modes)} mode\n")
     ctx.stderr.flush()
-    return anyio.run(_run, engine, selected, args.concurrency, _progress(ctx.stderr, len(selected)))
+    return anyio.run(_run, engines, selected, args.concurrency, _progress(ctx.stderr, runs))
 
 
-async def _run(engine: Engine, selected: Dataset, concurrency: int, on_item: Callable[[ItemResult], None]) -> EvalReport:
+async def _run(engines: list[Engine], selected: Dataset, concurrency: int, on_item: Callable[[ItemResult], None]) -> list[EvalReport]:
+    """One report per engine; with several engines, item by item (each item in every mode
+    before the next item), so that the modes see the same machine load."""
     from reasoner.evals import run_eval
 
-    return await run_eval(engine, selected, concurrency=concurrency, on_item=on_item)
+    if len(engines) == 1:
+        return [await run_eval(engines[0], selected, concurrency=concurrency, on_item=on_item)]
+    parts: list[list[EvalReport]] = [[] for _ in engines]
+    for item in selected:
+        for k, engine in enumerate(engines):
+            parts[k].append(await run_eval(engine, [item], on_item=on_item, dataset=selected.name))
+    return [
+        dataclasses.replace(
+            reports[0], items=tuple(row for r in reports for row in r.items), wall_s=sum(r.wall_s for r in reports)
+        )
+        for reports in parts
+    ]
 
 
 EVAL = Command(
@@ -157,7 +262,10 @@ EVAL = Command(
     help="score a model on an eval dataset: plan validity, tool selection, argument and answer accuracy, latency",
     description="Run every question of an eval dataset (default: the bundled demo set) through the reasoning loop, "
     "one fresh run each, and report plan validity, tool-selection F1, argument accuracy, answer accuracy, "
-    "median and p90 latency and tokens. Progress goes to stderr, the report to stdout.",
+    "median and p90 latency and tokens. Progress goes to stderr, the report to stdout. --mode react runs the "
+    "one-call-per-turn baseline (--mode both: side by side); --dataset bfcl:CATEGORY plans Berkeley Function Calling "
+    "Leaderboard questions (simple, multiple, parallel, parallel_multiple, live_*, irrelevance; several comma-separated, "
+    "or bfcl:all) and scores them with BFCL's AST checker; --compare and --plot read and draw saved reports.",
     configure=configure,
     handler=handle,
 )

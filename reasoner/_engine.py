@@ -14,6 +14,7 @@ import anyio
 from reasoner._executor import ExecutionResult, execute, load_plan
 from reasoner._explain import Explanation, explain_plan
 from reasoner._loop import LoopConfig, RunResult, plan_only, run
+from reasoner._react import REACT_TURNS, run_react
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Approver, Backoff, Runtime
 from reasoner.errors import UsageError
@@ -110,6 +111,11 @@ class Engine:
             of a tool with ``requires_approval=True``; ``node.args`` are the resolved
             arguments. A sync approver runs in a worker thread, so it may prompt a terminal.
             Without an approver such calls fail with a ``ToolError``.
+        mode: ``"plan"`` (the default: the planner writes the whole graph of calls, which
+            run in parallel where refs allow, then the joiner decides) or ``"react"``, the
+            sequential baseline: one call per model turn, each turn seeing the results so
+            far, until the model calls no further tool (``reasoner._react``; each turn is
+            one iteration of the budget, whose default is then 8 turns).
 
     An engine keeps the results of ``cache=True`` tools for its lifetime (``clear_cache()``)
     and its limiters are shared by concurrent ``execute`` calls. Use it from one event loop
@@ -143,6 +149,7 @@ class Engine:
         top_p: float = 1.0,
         seed: int | None = None,
         grammar_backend: str = "llguidance",
+        mode: str = "plan",
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise UsageError(f"Engine(max_concurrency={max_concurrency!r}) must be an integer >= 1")
@@ -152,6 +159,9 @@ class Engine:
             raise UsageError(f"Engine(default_timeout={default_timeout!r}) must be a number of seconds > 0, or None")
         if isinstance(default_retries, bool) or not isinstance(default_retries, int) or default_retries < 0:
             raise UsageError(f"Engine(default_retries={default_retries!r}) must be an integer >= 0")
+        if mode not in ("plan", "react"):
+            raise UsageError(f"Engine(mode={mode!r}) must be 'plan' or 'react'")
+        self._mode = mode
         if approve is not None and not callable(approve):
             raise UsageError(f"Engine(approve=...) must be a callable (node, spec) -> bool; got {approve!r}")
         self._runtime = Runtime(
@@ -181,7 +191,7 @@ class Engine:
             {"planner": planner, "joiner": role(joiner, "joiner", planner), "answerer": role(answerer, "answerer", planner)},
             loader,
         )
-        self._budget = budget if budget is not None else Budget()
+        self._budget = budget if budget is not None else Budget(iterations=REACT_TURNS) if mode == "react" else Budget()
         self._config = LoopConfig(
             examples=tuple(examples), max_nodes=max_plan_nodes, max_string=max_string, max_array=max_array,
             max_tokens=max_plan_tokens, max_observation_tokens=max_observation_tokens,
@@ -208,6 +218,11 @@ class Engine:
         connection pool). ``async with Engine(...) as engine:`` does it on exit; without it,
         each remote call opens and closes its own connection."""
         await self._roles.aclose()
+
+    @property
+    def mode(self) -> str:
+        """``"plan"`` or ``"react"`` (see the constructor)."""
+        return self._mode
 
     def role_models(self, role: str) -> list[str]:
         """The names of the models that serve ``role`` (``planner``, ``joiner``, ``answerer``), in fallback order."""
@@ -274,7 +289,8 @@ class Engine:
         question, history = conversation(query)
         registry = self._subset(tools)
         retrieved = self._retrieve(question, registry if registry is not None else self.tools)
-        return await run(
+        loop = run_react if self._mode == "react" else run
+        return await loop(
             self._session(recorder, budget, history), self._runtime, question, output=output, config=self._config, registry=registry, retrieved=retrieved
         )
 
@@ -352,7 +368,11 @@ class Engine:
         return await execute(self._runtime, plan, recorder)
 
     async def explain(
-        self, question: Query | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
+        self,
+        question: Query | Plan | Mapping[str, Any] | None = None,
+        *,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> Explanation:
         """Describe how a plan would run, without running any tool.
 
@@ -365,7 +385,8 @@ class Engine:
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
         dependencies, timeout, retries, cache, concurrency limit, approval), ``levels`` and,
         for a question above the retrieval threshold, ``retrieved`` (the tools the planner
-        was shown); ``str()`` of it is a table.
+        was shown); ``str()`` of it is a table. ``on_event`` sees the planner's events
+        (``plan.node``, ``plan.completed``, ``usage``, ``model.fallback``) as they happen.
 
         Raises:
             PlanError: the plan is malformed or does not fit the tools.
@@ -383,7 +404,7 @@ class Engine:
                 raise UsageError("explain(question) needs tools to plan with; register tools first")
             retrieved = self._retrieve(text, self.tools)
             registry = None if retrieved is None else ToolRegistry.of([self.tools[name] for name in retrieved.tools])
-            target = await plan_only(self._session(Recorder(), None, history), self._runtime, text, config=self._config, registry=registry)
+            target = await plan_only(self._session(Recorder(sink=on_event), None, history), self._runtime, text, config=self._config, registry=registry)
         elif isinstance(question, (Plan, Mapping)):
             target = question
         elif question is not None:

