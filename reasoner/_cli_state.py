@@ -146,7 +146,15 @@ class RunState:
         elif kind == "approval.requested":
             node.status, node.note = "approval", "waiting for approval"
         elif kind == "approval.resolved":
-            node.note = "approved" if d.get("approved") else "denied"
+            decision = d.get("decision") or ("approve" if d.get("approved") else "deny")
+            if decision == "edit":
+                node.args, node.note = dict(d.get("args") or {}), "approved with edited arguments"
+            elif decision == "deny":
+                node.note = "denied" + (f": {d['reason']}" if d.get("reason") else "")
+            elif decision == "error":
+                node.note = f"approval failed: {_error_text(d.get('error'))}"
+            else:
+                node.note = "approved"
 
     # -- summaries -----------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from reasoner._approval import Approver
 from reasoner._executor import ExecutionResult, execute, load_plan
 from reasoner._explain import Explanation, explain_plan
 from reasoner._loop import LoopConfig, RunResult, plan_only, run
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
-from reasoner._runtime import Approver, Backoff, Runtime
+from reasoner._runtime import Backoff, Runtime
 from reasoner.errors import UsageError
 from reasoner.events import Event, Recorder
 from reasoner.models import GenerateOptions, Model
@@ -72,10 +73,15 @@ class Engine:
             means "use this default").
         retry_backoff: ``(base, factor, max)`` seconds: retry k waits
             ``min(base * factor ** (k - 1), max)``.
-        approve: called as ``approve(node, spec) -> bool`` (sync or async) before each call
-            of a tool with ``requires_approval=True``; ``node.args`` are the resolved
-            arguments. A sync approver runs in a worker thread, so it may prompt a terminal.
-            Without an approver such calls fail with a ``ToolError``.
+        approve: called as ``approve(node, spec)`` (sync or async) before each call of a
+            tool with ``requires_approval=True``; ``node.args`` are the resolved arguments.
+            It returns ``True`` / ``Approve()`` (run it), ``False`` / ``Deny(reason)`` (fail
+            the call; the reason reaches the planner) or ``Edit(args)`` (run it with these
+            arguments, validated against the tool's schema first); see
+            ``reasoner._approval``. Only that call waits: its siblings run on. A sync
+            approver runs in a worker thread, so it may prompt a terminal. Without an
+            approver such calls fail with a ``ToolError``. ``reason``, ``stream`` and
+            ``execute`` take ``approve=`` too, for one run.
 
     An engine keeps the results of ``cache=True`` tools for its lifetime (``clear_cache()``)
     and its limiters are shared by concurrent ``execute`` calls. Use it from one event loop
@@ -119,7 +125,7 @@ class Engine:
         if isinstance(default_retries, bool) or not isinstance(default_retries, int) or default_retries < 0:
             raise UsageError(f"Engine(default_retries={default_retries!r}) must be an integer >= 0")
         if approve is not None and not callable(approve):
-            raise UsageError(f"Engine(approve=...) must be a callable (node, spec) -> bool; got {approve!r}")
+            raise UsageError(f"Engine(approve=...) must be a callable (node, spec) -> bool | Deny | Edit; got {approve!r}")
         self._runtime = Runtime(
             ToolRegistry.of(tools),
             max_concurrency=max_concurrency,
@@ -168,8 +174,10 @@ class Engine:
             raise UsageError(f"unknown role {role!r}: use planner, joiner or answerer")
         return self._roles.names(role)  # type: ignore[arg-type]
 
-    def _session(self, recorder: Recorder, budget: Budget | None) -> Session:
-        return Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options)
+    def _session(self, recorder: Recorder, budget: Budget | None, approve: Approver | None = None) -> Session:
+        session = Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options)
+        session.approve = approve
+        return session
 
     @property
     def budget(self) -> Budget:
@@ -185,7 +193,14 @@ class Engine:
         return ToolRegistry.of([self.tools[name] for name in dict.fromkeys(tools)])
 
     async def reason(
-        self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+        self,
+        query: str,
+        *,
+        output: Any = None,
+        budget: Budget | None = None,
+        tools: Sequence[str] | None = None,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        approve: Approver | None = None,
     ) -> RunResult:
         """Answer ``query``: plan, run the tools (starting while the plan decodes), join, answer.
 
@@ -195,6 +210,10 @@ class Engine:
                 answer into; ``result.answer`` is then an instance of it. Default: text.
             budget: limits for this run (default: the engine's).
             tools: names of the registered tools the planner may use this run (default: all).
+            plan: run this plan (a ``Plan``, its dict or JSON; for example one a person
+                reviewed or edited after ``explain()``) instead of asking the planner for
+                the first one; the joiner may still replan.
+            approve: this run's approver, in place of the engine's (see ``Engine``).
 
         Returns:
             A :class:`RunResult`: ``answer``, ``plans``, ``outputs``, ``usage`` per model,
@@ -206,7 +225,7 @@ class Engine:
             PlanError: every planner model wrote an invalid plan in the last iteration.
             UsageError: an empty query or a bad argument.
         """
-        return await self._run(query, output, budget, tools, Recorder())
+        return await self._run(query, output, budget, tools, Recorder(), plan, approve)
 
     def _retrieve(self, query: str, registry: ToolRegistry) -> Retrieved | None:
         """The tools retrieval picks for ``query``, or None below the threshold."""
@@ -221,20 +240,41 @@ class Engine:
             retriever = self._retrievers[key] = ToolRetriever(registry)
         return retriever.select(query, k)
 
-    async def _run(self, query: str, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
+    async def _run(
+        self,
+        query: str,
+        output: Any,
+        budget: Budget | None,
+        tools: Sequence[str] | None,
+        recorder: Recorder,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        approve: Approver | None = None,
+    ) -> RunResult:
         if not isinstance(query, str) or not query.strip():
             raise UsageError("reason() needs a non-empty question string")
+        if approve is not None and not callable(approve):
+            raise UsageError(f"approve=... must be a callable (node, spec) -> bool | Deny | Edit; got {approve!r}")
+        given = load_plan(plan, self._runtime) if plan is not None else None  # a bad plan fails before the run starts
         registry = self._subset(tools)
-        retrieved = self._retrieve(query, registry if registry is not None else self.tools)
+        retrieved = None if given is not None else self._retrieve(query, registry if registry is not None else self.tools)
         return await run(
-            self._session(recorder, budget), self._runtime, query, output=output, config=self._config, registry=registry, retrieved=retrieved
-        )
+            self._session(recorder, budget, approve), self._runtime, query, output=output, config=self._config,
+            registry=registry, retrieved=retrieved, plan=given,
+        )  # fmt: skip
 
     async def stream(
-        self, query: str, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+        self,
+        query: str,
+        *,
+        output: Any = None,
+        budget: Budget | None = None,
+        tools: Sequence[str] | None = None,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        approve: Approver | None = None,
     ) -> AsyncIterator[Event]:
         """The events of one run as they happen (DESIGN.md section 5), ending with
-        ``run.completed``; after ``run.failed`` the error is raised.
+        ``run.completed``; after ``run.failed`` the error is raised. The arguments are
+        those of :meth:`reason`.
 
         Break out early only inside ``contextlib.aclosing(engine.stream(...))``: closing the
         iterator cancels the run and every tool call under it.
@@ -245,7 +285,7 @@ class Engine:
         async def produce() -> None:
             with send:
                 try:
-                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait))
+                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait), plan, approve)
                 except Exception as exc:  # delivered to the consumer after the run.failed event
                     failure.append(exc)
 
@@ -277,6 +317,7 @@ class Engine:
         plan: Plan | str | Mapping[str, Any] | AsyncIterable[Node],
         *,
         recorder: Recorder | None = None,
+        approve: Approver | None = None,
     ) -> ExecutionResult:
         """Run a plan: each node starts as soon as every node it refs has finished.
 
@@ -286,6 +327,7 @@ class Engine:
                 nodes start while later ones are still arriving.
             recorder: where events go (its ``sink`` sees each as it happens); a new one if
                 omitted.
+            approve: the approver for this execution, in place of the engine's.
 
         Returns:
             An :class:`ExecutionResult`: ``outputs``, ``errors`` and ``skipped`` by node id,
@@ -301,7 +343,7 @@ class Engine:
                 a streamed plan, the nodes already running are cancelled).
             UsageError: ``plan`` is none of the accepted types.
         """
-        return await execute(self._runtime, plan, recorder)
+        return await execute(self._runtime, plan, recorder, approve=approve)
 
     async def explain(
         self, question: str | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None

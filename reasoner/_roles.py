@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
+from reasoner._approval import Approver
 from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
 from reasoner.events import Recorder
 from reasoner.models import (
@@ -158,6 +159,7 @@ class Session:
         self.options = options
         self.usage: dict[str, ModelUsage] = {}
         self.tokens = 0
+        self.approve: Approver | None = None  # this run's approver, over the engine's
 
     def options_for(self, max_tokens: int, close_within: int = 0) -> GenerateOptions:
         """Decoding options for one call; ``close_within`` (the planner's) also closes loops."""
