@@ -56,6 +56,7 @@ class RunState:
     """Everything the views show, updated by :meth:`apply` one event at a time."""
 
     query: str = ""
+    run_id: str = ""
     started: float | None = None
     ended: float | None = None
     phase: str = "starting"
@@ -74,7 +75,7 @@ class RunState:
         d, nid = event.data, event.node_id
         kind = event.type
         if kind == "run.started":
-            self.query, self.started = str(d.get("query", "")), event.ts
+            self.query, self.started, self.run_id = str(d.get("query", "")), event.ts, event.run_id
             self.roles = {k: list(v) for k, v in (d.get("roles") or {}).items()}
             first = (self.roles.get("planner") or ["the planner"])[0]
             self.phase = f"planning with {first}" if d.get("tools") else "answering"

@@ -37,7 +37,7 @@ from reasoner.planner import Plan
 if TYPE_CHECKING:
     from reasoner.planner._examples import TuneExample
 
-__all__ = ["Feedback", "append_feedback", "example_from_feedback", "feedback_event", "find_run", "latest_feedback", "runs_dir", "save_run"]
+__all__ = ["Feedback", "append_feedback", "example_from_feedback", "feedback_event", "feedback_examples", "find_run", "latest_feedback", "runs_dir", "save_run"]
 
 RUNS_ENV = "REASONER_RUNS_DIR"
 
@@ -186,3 +186,23 @@ def append_feedback(path: Path, events: Sequence[Event], feedback: Feedback) -> 
     with open(path, "a", encoding="utf-8") as f:
         f.write(event.to_json() + "\n")
     return event
+
+
+def feedback_examples(folder: Path, *, tools: str = "demo") -> tuple[list[TuneExample], list[str]]:
+    """The examples the runs in ``folder`` with feedback make, and the ids of the runs with
+    feedback that made none (``bad`` without a correction, or a trace that cannot be rebuilt)."""
+    examples: list[TuneExample] = []
+    none: list[str] = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+        try:
+            events = load_trace(path)
+        except (OSError, ValueError):
+            continue  # not a trace of ours
+        if latest_feedback(events) is None:
+            continue
+        example = example_from_feedback(events, tools=tools)
+        if example is None:
+            none.append(path.stem)
+        else:
+            examples.append(example)
+    return examples, none
