@@ -13,12 +13,15 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "Approve": "reasoner._approval",
     "Budget": "reasoner._roles",
     "BudgetExceeded": "reasoner.errors",
     "Engine": "reasoner._engine",
     "ExecutionResult": "reasoner._executor",
     "Explanation": "reasoner._explain",
     "ConfigError": "reasoner.errors",
+    "Deny": "reasoner._approval",
+    "Edit": "reasoner._approval",
     "Event": "reasoner.events",
     "GrammarError": "reasoner.errors",
     "ModelError": "reasoner.errors",
@@ -58,6 +61,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers see: the same names, re-exported explicitly
     from reasoner._api import reason as reason
+    from reasoner._approval import Approve as Approve
+    from reasoner._approval import Deny as Deny
+    from reasoner._approval import Edit as Edit
     from reasoner._engine import Engine as Engine
     from reasoner._executor import ExecutionResult as ExecutionResult
     from reasoner._explain import Explanation as Explanation

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from reasoner.errors import UsageError
@@ -33,12 +34,15 @@ class Context:
         env: the environment, read here at the edge and nowhere in the library.
         models: model objects by name, consulted before the catalog (tests inject
             ``ScriptedModel`` instances here).
+        stdin: where a person's answers come from (approvals, plan review, feedback);
+            they are asked only when it is a terminal.
     """
 
     stdout: TextIO
     stderr: TextIO
     env: Mapping[str, str]
     models: Mapping[str, Model]
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
 
 
 @dataclass(frozen=True, slots=True)

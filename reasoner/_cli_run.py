@@ -1,4 +1,10 @@
-"""``reasoner run "question"``: one reasoning run shown live (or as plain lines, or JSONL)."""
+"""``reasoner run "question"``: one reasoning run shown live (or as plain lines, or JSONL).
+
+On a terminal (stdin is one), a person is asked: before each call of a tool that requires
+approval (approve, deny with a reason, or edit the arguments), with ``--review`` about the
+whole plan before anything runs, and after the answer for feedback. Elsewhere such calls
+need ``--yes``. Each run's trace is kept in the runs folder (``reasoner feedback RUN_ID``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,11 @@ import argparse
 import sys
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reasoner._cli_ask import Prompter, TerminalApprover, ask_feedback, review_plan
 from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_int, positive_seconds
 from reasoner._cli_load import add_tool_options, build_registry, load_output
 from reasoner._cli_roles import add_model_options, resolve_roles
@@ -37,7 +45,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="make the answer structured: a pydantic model (module:Model) or a JSON Schema file",
     )
     out.add_argument("--trace", metavar="FILE", help="save every event of the run to FILE as JSON lines (replayable)")
-    out.add_argument("-y", "--yes", action="store_true", help="approve every call to a tool that requires approval")
+    out.add_argument("--no-save", action="store_true", help="do not keep the run's trace in the runs folder ($REASONER_RUNS_DIR, default <reasoner home>/runs)")
+    people = parser.add_argument_group("people in the loop (asked on a terminal)")
+    people.add_argument("-y", "--yes", action="store_true", help="approve every call to a tool that requires approval, without asking")
+    people.add_argument("--review", action="store_true", help="show the plan before anything runs, to run, edit or cancel it")
     add_tool_options(parser)
     debug_flag(parser, top=False)
 
@@ -75,7 +86,11 @@ def _approve_all(node: Any, spec: Any) -> bool:
 
 
 def _refuse(node: Any, spec: Any) -> bool:
-    raise ToolError(f"tool {spec.name!r} requires approval: rerun with --yes (-y) to approve its calls", tool=spec.name, node_id=node.id)
+    raise ToolError(
+        f"tool {spec.name!r} requires approval: rerun with --yes (-y) to approve its calls, or on a terminal to be asked",
+        tool=spec.name,
+        node_id=node.id,
+    )
 
 
 async def _consume(stream: AsyncIterator[Event], view: View, events: list[Event]) -> None:
@@ -89,12 +104,16 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     question = _question(args.question)
     if args.trace and not Path(args.trace).expanduser().resolve().parent.is_dir():
         raise CliError(f"--trace {args.trace!r}: the folder {str(Path(args.trace).parent)!r} does not exist", "create it, or pick another path")
+    prompter = Prompter(ctx.stdin, ctx.stderr, ctx.env) if _is_tty(ctx.stdin) else None
+    if args.review and prompter is None:
+        raise CliError("--review asks on a terminal, and stdin is not one", "run it on a terminal, or drop --review")
     registry = build_registry(args, ctx.env)
     output = load_output(args.output) if args.output else None
 
     import anyio
 
     from reasoner._engine import Engine
+    from reasoner._feedback import append_feedback, runs_dir, save_run
     from reasoner._roles import Budget
     from reasoner.events import save_trace
 
@@ -111,15 +130,33 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         approve=_approve_all if args.yes else _refuse,
     )
 
+    def explain_plan(plan: dict[str, Any]) -> Any:
+        return anyio.run(partial(engine.explain, plan=plan))
+
+    given = None
+    if args.review and prompter is not None:
+        prompter.say("planning (nothing runs before you say so)...")
+        given = review_plan(prompter, anyio.run(engine.explain, question), explain_plan)
+        if given is None:
+            ctx.stderr.write("cancelled: nothing ran\n")
+            return 1
+
     events: list[Event] = []
     view = _view(args, ctx)
+    approve = TerminalApprover(prompter, view).approve if prompter is not None and not args.yes else None
     failure: BaseException | None = None
     try:
-        anyio.run(_consume, engine.stream(question, output=output), view, events)
+        anyio.run(_consume, engine.stream(question, output=output, plan=given, approve=approve), view, events)
     except BaseException as exc:  # noqa: BLE001 - re-raised below, once the trace is saved
         failure = exc
     finally:
         view.close(failure is None)
+    saved = None
+    if events and not args.no_save:
+        try:
+            saved = save_run(events, runs_dir(ctx.env))
+        except OSError as exc:
+            ctx.stderr.write(f"warning: cannot keep the run in {runs_dir(ctx.env)}: {exc.strerror or exc}\n")
     if args.trace:
         try:
             save_trace(events, args.trace)
@@ -129,6 +166,11 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
             ctx.stderr.write(f"warning: cannot write the trace to {args.trace!r}: {exc.strerror or exc}\n")
     if failure is not None:
         raise failure
+    if prompter is not None and saved is not None and not args.json:
+        feedback = ask_feedback(prompter, explain_plan)
+        if feedback is not None:
+            append_feedback(saved, events, feedback)
+            prompter.say(f"feedback kept with run {events[0].run_id} (reasoner tune --from-feedback learns from it)")
     return 0
 
 

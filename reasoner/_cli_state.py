@@ -56,6 +56,7 @@ class RunState:
     """Everything the views show, updated by :meth:`apply` one event at a time."""
 
     query: str = ""
+    run_id: str = ""
     started: float | None = None
     ended: float | None = None
     phase: str = "starting"
@@ -74,7 +75,7 @@ class RunState:
         d, nid = event.data, event.node_id
         kind = event.type
         if kind == "run.started":
-            self.query, self.started = str(d.get("query", "")), event.ts
+            self.query, self.started, self.run_id = str(d.get("query", "")), event.ts, event.run_id
             self.roles = {k: list(v) for k, v in (d.get("roles") or {}).items()}
             first = (self.roles.get("planner") or ["the planner"])[0]
             self.phase = f"planning with {first}" if d.get("tools") else "answering"
@@ -148,7 +149,15 @@ class RunState:
         elif kind == "approval.requested":
             node.status, node.note = "approval", "waiting for approval"
         elif kind == "approval.resolved":
-            node.note = "approved" if d.get("approved") else "denied"
+            decision = d.get("decision") or ("approve" if d.get("approved") else "deny")
+            if decision == "edit":
+                node.args, node.note = dict(d.get("args") or {}), "approved with edited arguments"
+            elif decision == "deny":
+                node.note = "denied" + (f": {d['reason']}" if d.get("reason") else "")
+            elif decision == "error":
+                node.note = f"approval failed: {_error_text(d.get('error'))}"
+            else:
+                node.note = "approved"
 
     # -- summaries -----------------------------------------------------------------------
 

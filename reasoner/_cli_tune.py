@@ -4,6 +4,7 @@
 
     reasoner tune --data examples.jsonl --out my-adapter          # your own examples
     reasoner tune --traces runs/*.jsonl --out my-adapter          # saved traces of finished runs
+    reasoner tune --from-feedback --out my-adapter                # runs people marked or corrected
     reasoner tune --synthesize --seeds seeds.jsonl --out a        # seeds expanded offline
     reasoner tune --synthesize --teacher big --questions q.txt    # a catalog model teaches
     reasoner tune --recipe embedded --out DIR                      # the shipped adapter's recipe
@@ -42,6 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data (any mix)")
     data.add_argument("--data", action="append", metavar="FILE", help="an examples JSONL file (repeatable)")
     data.add_argument("--traces", action="append", metavar="FILE", help="a saved trace (reasoner run --save-trace) of a finished run (repeatable)")
+    data.add_argument(
+        "--from-feedback", nargs="?", const="", metavar="DIR",
+        help="the runs people gave feedback on (reasoner feedback, or the prompt after reasoner run) in DIR (default: the runs folder)",
+    )  # fmt: skip
     data.add_argument("--synthesize", action="store_true", help="generate examples: from --seeds offline, or with --teacher")
     data.add_argument("--seeds", metavar="FILE", help="seed templates (JSONL) to expand over the tools' values and the demo data")
     data.add_argument("--per-seed", type=positive_int, metavar="N", help="fillings per seed (default: 10)")
@@ -104,6 +109,13 @@ def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) ->
             ctx.stderr.write(f"skipped {file}: the run did not finish with an answer (or had more than two plans)\n")
         else:
             out.append(example)
+    if args.from_feedback is not None:
+        from reasoner._feedback import feedback_examples, runs_dir
+
+        folder = Path(args.from_feedback).expanduser() if args.from_feedback else runs_dir(ctx.env)
+        made, none = feedback_examples(folder, tools=args.tools)
+        ctx.stderr.write(f"{len(made)} example(s) from feedback in {folder}" + (f"; {len(none)} run(s) with feedback made none\n" if none else "\n"))
+        out += made
     seeds: list[dict[str, Any]] = []
     if args.synthesize or args.recipe:
         if args.seeds:
@@ -144,7 +156,7 @@ def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) ->
     elif args.synthesize and not seeds:
         raise CliError("--synthesize needs --seeds FILE or --teacher MODEL --questions FILE", "see reasoner tune --help")
     if not out:
-        raise CliError("no examples: give --data, --traces, --synthesize or --recipe", "see reasoner tune --help")
+        raise CliError("no examples: give --data, --traces, --from-feedback, --synthesize or --recipe", "see reasoner tune --help")
     return out
 
 

@@ -5,6 +5,7 @@ is closed with ``close(ok)``; all three read the same :class:`RunState`.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,10 @@ class View(Protocol):
 
     def close(self, ok: bool) -> None: ...
 
+    def pause(self) -> None: ...  # a question is open on the terminal: hold the display
+
+    def resume(self) -> None: ...
+
 
 def _sample_count(state: RunState) -> int:
     return sum(1 for n in state.nodes.values() if n.status == "done" and is_sample_data(n.output))
@@ -51,6 +56,12 @@ class JsonView:
     def close(self, ok: bool) -> None:
         self._out.flush()
 
+    def pause(self) -> None:  # JSON lines go to stdout, questions to stderr: nothing to hold
+        pass
+
+    def resume(self) -> None:
+        pass
+
 
 # -- plain lines ---------------------------------------------------------------------------
 
@@ -58,6 +69,8 @@ class JsonView:
 def summary_lines(state: RunState) -> list[str]:
     """The end-of-run summary as plain text lines: wall time, tool time, tokens per role."""
     lines = ["summary"]
+    if state.run_id:
+        lines.append(f"  run         {state.run_id}")
     wall = state.wall_time
     if wall is not None:
         lines.append(f"  wall time   {wall:.2f} s")
@@ -97,8 +110,21 @@ class PlainView:
 
     def __init__(self, out: TextIO) -> None:
         self.state = RunState()
-        self._out = out
+        self._target = out
+        self._out: TextIO = out
+        self._held: io.StringIO | None = None
         self._in_answer = False
+
+    def pause(self) -> None:
+        """Hold the lines (the other branches' progress) while a question is open."""
+        if self._held is None:
+            self._held = self._out = io.StringIO()
+
+    def resume(self) -> None:
+        if self._held is not None:
+            text, self._held, self._out = self._held.getvalue(), None, self._target
+            self._out.write(text)
+            self._out.flush()
 
     def _line(self, text: str) -> None:
         if self._in_answer:  # a line in the middle of a streamed answer starts on its own line
@@ -197,6 +223,7 @@ class LiveView:
         self._status: Spinner | None = None
         self._refresh = refresh_per_second
         self._live: Live | None = None
+        self._paused = False
 
     def start(self) -> Self:
         from rich.live import Live
@@ -214,6 +241,18 @@ class LiveView:
     def handle(self, event: Event) -> None:
         with self._lock:
             self.state.apply(event)
+
+    def pause(self) -> None:
+        """Stop redrawing (its last frame stays on screen) while a question is open."""
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.stop()
+            self._paused = True
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.start()
 
     def close(self, ok: bool) -> None:
         if self._live is not None:
@@ -344,7 +383,7 @@ class LiveView:
 
         state = self.state
         lines: list[RenderableType] = []
-        facts = []
+        facts = [f"run {state.run_id}"] if state.run_id else []
         if state.wall_time is not None:
             facts.append(f"wall time {state.wall_time:.2f} s")
         calls, summed, elapsed = state.tool_times()

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from reasoner._approval import Approver
 from reasoner._executor import ExecutionResult, execute, load_plan
 from reasoner._explain import Explanation, explain_plan
 from reasoner._loop import LoopConfig, RunResult, plan_only, run
 from reasoner._react import REACT_TURNS, run_react
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
-from reasoner._runtime import Approver, Backoff, Runtime
+from reasoner._runtime import Backoff, Runtime
 from reasoner.errors import UsageError
 from reasoner.events import Event, Recorder
 from reasoner.models import GenerateOptions, Message, Model
@@ -107,10 +108,15 @@ class Engine:
             means "use this default").
         retry_backoff: ``(base, factor, max)`` seconds: retry k waits
             ``min(base * factor ** (k - 1), max)``.
-        approve: called as ``approve(node, spec) -> bool`` (sync or async) before each call
-            of a tool with ``requires_approval=True``; ``node.args`` are the resolved
-            arguments. A sync approver runs in a worker thread, so it may prompt a terminal.
-            Without an approver such calls fail with a ``ToolError``.
+        approve: called as ``approve(node, spec)`` (sync or async) before each call of a
+            tool with ``requires_approval=True``; ``node.args`` are the resolved arguments.
+            It returns ``True`` / ``Approve()`` (run it), ``False`` / ``Deny(reason)`` (fail
+            the call; the reason reaches the planner) or ``Edit(args)`` (run it with these
+            arguments, validated against the tool's schema first); see
+            ``reasoner._approval``. Only that call waits: its siblings run on. A sync
+            approver runs in a worker thread, so it may prompt a terminal. Without an
+            approver such calls fail with a ``ToolError``. ``reason``, ``stream`` and
+            ``execute`` take ``approve=`` too, for one run.
         mode: ``"plan"`` (the default: the planner writes the whole graph of calls, which
             run in parallel where refs allow, then the joiner decides) or ``"react"``, the
             sequential baseline: one call per model turn, each turn seeing the results so
@@ -163,7 +169,7 @@ class Engine:
             raise UsageError(f"Engine(mode={mode!r}) must be 'plan' or 'react'")
         self._mode = mode
         if approve is not None and not callable(approve):
-            raise UsageError(f"Engine(approve=...) must be a callable (node, spec) -> bool; got {approve!r}")
+            raise UsageError(f"Engine(approve=...) must be a callable (node, spec) -> bool | Deny | Edit; got {approve!r}")
         self._runtime = Runtime(
             ToolRegistry.of(tools),
             max_concurrency=max_concurrency,
@@ -230,8 +236,10 @@ class Engine:
             raise UsageError(f"unknown role {role!r}: use planner, joiner or answerer")
         return self._roles.names(role)  # type: ignore[arg-type]
 
-    def _session(self, recorder: Recorder, budget: Budget | None, history: Sequence[Message] = ()) -> Session:
-        return Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options, history=history)
+    def _session(self, recorder: Recorder, budget: Budget | None, history: Sequence[Message] = (), approve: Approver | None = None) -> Session:
+        session = Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options, history=history)
+        session.approve = approve
+        return session
 
     @property
     def budget(self) -> Budget:
@@ -247,7 +255,14 @@ class Engine:
         return ToolRegistry.of([self.tools[name] for name in dict.fromkeys(tools)])
 
     async def reason(
-        self, query: Query, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+        self,
+        query: Query,
+        *,
+        output: Any = None,
+        budget: Budget | None = None,
+        tools: Sequence[str] | None = None,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        approve: Approver | None = None,
     ) -> RunResult:
         """Answer ``query``: plan, run the tools (starting while the plan decodes), join, answer.
 
@@ -259,6 +274,10 @@ class Engine:
                 answer into; ``result.answer`` is then an instance of it. Default: text.
             budget: limits for this run (default: the engine's).
             tools: names of the registered tools the planner may use this run (default: all).
+            plan: run this plan (a ``Plan``, its dict or JSON; for example one a person
+                reviewed or edited after ``explain()``) instead of asking the planner for
+                the first one; the joiner may still replan.
+            approve: this run's approver, in place of the engine's (see ``Engine``).
 
         Returns:
             A :class:`RunResult`: ``answer``, ``plans``, ``outputs``, ``usage`` per model,
@@ -270,7 +289,7 @@ class Engine:
             PlanError: every planner model wrote an invalid plan in the last iteration.
             UsageError: an empty query or a bad argument.
         """
-        return await self._run(query, output, budget, tools, Recorder())
+        return await self._run(query, output, budget, tools, Recorder(), plan, approve)
 
     def _retrieve(self, query: str, registry: ToolRegistry) -> Retrieved | None:
         """The tools retrieval picks for ``query``, or None below the threshold."""
@@ -285,20 +304,42 @@ class Engine:
             retriever = self._retrievers[key] = ToolRetriever(registry)
         return retriever.select(query, k)
 
-    async def _run(self, query: Query, output: Any, budget: Budget | None, tools: Sequence[str] | None, recorder: Recorder) -> RunResult:
+    async def _run(
+        self,
+        query: Query,
+        output: Any,
+        budget: Budget | None,
+        tools: Sequence[str] | None,
+        recorder: Recorder,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        approve: Approver | None = None,
+    ) -> RunResult:
         question, history = conversation(query)
+        if approve is not None and not callable(approve):
+            raise UsageError(f"approve=... must be a callable (node, spec) -> bool | Deny | Edit; got {approve!r}")
+        given = load_plan(plan, self._runtime) if plan is not None else None  # a bad plan fails before the run starts
         registry = self._subset(tools)
-        retrieved = self._retrieve(question, registry if registry is not None else self.tools)
-        loop = run_react if self._mode == "react" else run
-        return await loop(
-            self._session(recorder, budget, history), self._runtime, question, output=output, config=self._config, registry=registry, retrieved=retrieved
+        retrieved = None if given is not None else self._retrieve(question, registry if registry is not None else self.tools)
+        session = self._session(recorder, budget, history, approve)
+        if self._mode == "react" and given is None:
+            return await run_react(session, self._runtime, question, output=output, config=self._config, registry=registry, retrieved=retrieved)
+        return await run(
+            session, self._runtime, question, output=output, config=self._config, registry=registry, retrieved=retrieved, plan=given
         )
 
     async def stream(
-        self, query: Query, *, output: Any = None, budget: Budget | None = None, tools: Sequence[str] | None = None
+        self,
+        query: Query,
+        *,
+        output: Any = None,
+        budget: Budget | None = None,
+        tools: Sequence[str] | None = None,
+        plan: Plan | str | Mapping[str, Any] | None = None,
+        approve: Approver | None = None,
     ) -> AsyncIterator[Event]:
         """The events of one run as they happen (DESIGN.md section 5), ending with
-        ``run.completed``; after ``run.failed`` the error is raised.
+        ``run.completed``; after ``run.failed`` the error is raised. The arguments are
+        those of :meth:`reason`.
 
         Break out early only inside ``contextlib.aclosing(engine.stream(...))``: closing the
         iterator cancels the run and every tool call under it.
@@ -309,7 +350,7 @@ class Engine:
         async def produce() -> None:
             with send:
                 try:
-                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait))
+                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait), plan, approve)
                 except Exception as exc:  # delivered to the consumer after the run.failed event
                     failure.append(exc)
 
@@ -341,6 +382,7 @@ class Engine:
         plan: Plan | str | Mapping[str, Any] | AsyncIterable[Node],
         *,
         recorder: Recorder | None = None,
+        approve: Approver | None = None,
     ) -> ExecutionResult:
         """Run a plan: each node starts as soon as every node it refs has finished.
 
@@ -350,6 +392,7 @@ class Engine:
                 nodes start while later ones are still arriving.
             recorder: where events go (its ``sink`` sees each as it happens); a new one if
                 omitted.
+            approve: the approver for this execution, in place of the engine's.
 
         Returns:
             An :class:`ExecutionResult`: ``outputs``, ``errors`` and ``skipped`` by node id,
@@ -365,7 +408,7 @@ class Engine:
                 a streamed plan, the nodes already running are cancelled).
             UsageError: ``plan`` is none of the accepted types.
         """
-        return await execute(self._runtime, plan, recorder)
+        return await execute(self._runtime, plan, recorder, approve=approve)
 
     async def explain(
         self,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.lowlevel import checkpoint
 
+from reasoner._approval import Deny, Edit, denial_message
 from reasoner.errors import PlanError, ToolError, ToolTimeout, UsageError
 from reasoner.events import Event, Recorder
 from reasoner.planner import Node, Plan, resolve_args, validate, validate_node
@@ -49,6 +50,7 @@ from reasoner.planner._calls import CallIndex
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from reasoner._approval import Approver
     from reasoner._runtime import Runtime, ToolPolicy
 
 __all__ = ["ExecutionResult", "execute", "load_plan"]
@@ -99,6 +101,7 @@ async def execute(
     recorder: Recorder | None = None,
     *,
     previous: ExecutionResult | None = None,
+    approve: Approver | None = None,
 ) -> ExecutionResult:
     """Run a plan (complete, or streamed node by node) and collect its outcome.
 
@@ -110,10 +113,12 @@ async def execute(
     ``previous`` (a replan) holds the outcome of earlier plans: the new nodes continue its
     numbering and may ref its finished nodes, whose outputs are reused, never re-run. The
     result then covers the previous nodes and the new ones.
+
+    ``approve`` (default: the engine's approver) answers for the calls that need approval.
     """
     recorder = recorder if recorder is not None else Recorder()
     first_event = len(recorder.events)
-    run = _Run(runtime, recorder)
+    run = _Run(runtime, recorder, approve)
     if previous is not None:
         run.seed(previous)
     if isinstance(source, (Plan, str, Mapping)):
@@ -168,8 +173,9 @@ class _Run:
 
     tg: TaskGroup
 
-    def __init__(self, runtime: Runtime, recorder: Recorder) -> None:
+    def __init__(self, runtime: Runtime, recorder: Recorder, approve: Approver | None = None) -> None:
         self.rt = runtime
+        self.approver = approve if approve is not None else runtime.approve
         self.emit = recorder.emit
         self.nodes: dict[int, Node] = {}
         self.outputs: dict[int, Any] = {}
@@ -354,8 +360,11 @@ class _Run:
         args = self._resolve(node)
         if args is None:
             return
-        if policy.requires_approval and not await self._approve(node, policy, args):
-            return
+        if policy.requires_approval:
+            approved = await self._approve(node, policy, args)
+            if approved is None:
+                return
+            args = approved
         tool_slot = None
         if policy.limiter is not None:
             tool_slot = object()
@@ -411,23 +420,35 @@ class _Run:
             return None
         return args
 
-    async def _approve(self, node: Node, policy: ToolPolicy, args: dict[str, Any]) -> bool:
+    async def _approve(self, node: Node, policy: ToolPolicy, args: dict[str, Any]) -> dict[str, Any] | None:
+        """Ask the approver; the arguments to call with (edited or not), or None when the
+        call was denied or the answer was unusable (the node has failed)."""
         nid = node.id
-        asked = self.rt.approve is not None
+        asked = self.approver is not None
+        ids = {"approval_id": str(nid)}  # a node is asked about at most once per run
         if asked:
-            self.emit("approval.requested", nid, tool=node.tool, args=args)
+            self.emit("approval.requested", nid, **ids, tool=node.tool, args=args)
         try:
-            approved = await self.rt.ask_approval(Node(nid, node.tool, args), policy.spec)
+            decision = await self.rt.ask_approval(Node(nid, node.tool, args), policy.spec, self.approver)
+            if isinstance(decision, Edit):
+                try:
+                    policy.spec.validate_args(decision.args)
+                except ToolError as exc:
+                    raise ToolError(f"the edited arguments of tool {node.tool!r} do not fit its schema: {exc}", tool=node.tool, node_id=nid) from exc
         except Exception as exc:
             if asked:
-                self.emit("approval.resolved", nid, approved=False, error=_describe(exc))
+                self.emit("approval.resolved", nid, **ids, approved=False, decision="error", error=_describe(exc))
             self._fail(nid, exc, 0)
-            return False
-        self.emit("approval.resolved", nid, approved=approved)
-        if not approved:
-            denied = ToolError(f"the approver denied the call to tool {node.tool!r}", tool=node.tool, node_id=nid)
-            self._fail(nid, denied, 0)
-        return approved
+            return None
+        if isinstance(decision, Deny):
+            self.emit("approval.resolved", nid, **ids, approved=False, decision="deny", reason=decision.reason)
+            self._fail(nid, ToolError(denial_message(node.tool, decision.reason), tool=node.tool, node_id=nid), 0)
+            return None
+        if isinstance(decision, Edit):
+            self.emit("approval.resolved", nid, **ids, approved=True, decision="edit", args=decision.args, original_args=args)
+            return dict(decision.args)
+        self.emit("approval.resolved", nid, **ids, approved=True, decision="approve")
+        return args
 
     async def _run_node(self, node: Node, policy: ToolPolicy, args: dict[str, Any] | None = None) -> None:
         nid = node.id

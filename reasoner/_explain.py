@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from reasoner._runtime import Runtime
 from reasoner.planner import Plan
@@ -48,6 +49,19 @@ class Explanation:
     physical: dict[int, PhysicalNode]
     levels: list[list[int]]
     retrieved: Retrieved | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data: ``plan``, ``critical_path``, ``critical_path_cost``, ``levels``,
+        ``physical`` (by node id), ``retrieved`` (or null) and ``text`` (``str()`` of it)."""
+        return {
+            "plan": self.plan.to_dict(),
+            "critical_path": self.critical_path,
+            "critical_path_cost": self.critical_path_cost,
+            "levels": self.levels,
+            "physical": {str(nid): asdict(p) for nid, p in self.physical.items()},
+            "retrieved": self.retrieved.to_dict() if self.retrieved is not None else None,
+            "text": str(self),
+        }
 
     def __str__(self) -> str:
         nodes = len(self.plan.nodes)

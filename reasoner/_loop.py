@@ -275,9 +275,18 @@ async def _plan_and_execute(
             if previous is not None and node.id in previous.outputs:
                 calls.add(node)
         nodes = _plan_stream(session, model, messages, _Grammars(config, registry, known, model), parser, plans, config, calls)
-        return await execute(runtime, nodes, session.rec, previous=previous)
+        return await execute(runtime, nodes, session.rec, previous=previous, approve=session.approve)
 
     return await session.with_fallback("planner", attempt)
+
+
+async def _run_given(session: Session, runtime: Runtime, plan: Plan, plans: list[Plan]) -> ExecutionResult:
+    """A plan given by the caller (one a person reviewed or edited) stands in for the first planner call."""
+    for node in plan.nodes:
+        session.rec.emit("plan.node", node.id, node=node.to_dict())
+    plans.append(plan)
+    session.rec.emit("plan.completed", nodes=len(plan.nodes), plan=plan.to_dict(), model="given")
+    return await execute(runtime, plan, session.rec, approve=session.approve)
 
 
 async def _join(session: Session, query: str, result: ExecutionResult, config: LoopConfig) -> tuple[str, str]:
@@ -462,8 +471,12 @@ async def run(
     config: LoopConfig,
     registry: ToolRegistry | None = None,
     retrieved: Retrieved | None = None,
+    plan: Plan | None = None,
 ) -> RunResult:
     """One reasoning run (see the module docstring). Raises what ended it, after ``run.failed``.
+
+    ``plan`` (validated by the caller) is run as the first iteration's plan instead of
+    asking the planner; the joiner may still ask for a replan.
 
     ``registry`` (default: the runtime's) is the set of tools the planner may use this run;
     ``retrieved`` narrows it to the tools retrieval chose (``retrieval.selected``).
@@ -489,12 +502,15 @@ async def run(
     budget = session.budget
     try:
         with anyio.CancelScope(deadline=anyio.current_time() + budget.seconds) as scope:
-            if len(registry):
+            if len(registry) or plan is not None:
                 reason: str | None = None
                 while True:
                     before = result
                     try:
-                        result = await _plan_and_execute(session, runtime, registry, query, config, result, reason, plans)
+                        if plan is not None and not plans:
+                            result = await _run_given(session, runtime, plan, plans)
+                        else:
+                            result = await _plan_and_execute(session, runtime, registry, query, config, result, reason, plans)
                     except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
                         action, reason = "replan", f"the last plan was invalid: {exc}"
                         rec.emit("join.decision", action=action, reason=reason, by="loop")

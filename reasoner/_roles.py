@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
+from reasoner._approval import Approver
 from reasoner.errors import BudgetExceeded, ModelError, ModelTimeout, PlanError, UsageError
 from reasoner.events import Recorder
 from reasoner.models import (
@@ -187,6 +188,7 @@ class Session:
         # the answer's share of the token budget: planning and joining stop short of it, so
         # a run whose planning used up the rest can still answer from its results
         self.answer_reserve = min(budget.tokens // 4, _ANSWER_RESERVE)
+        self.approve: Approver | None = None  # this run's approver, over the engine's
 
     def _limit(self, role: Role) -> int:
         return self.budget.tokens if role == "answerer" else self.budget.tokens - self.answer_reserve

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from reasoner._approval import Approver, Decision, as_decision
 from reasoner.errors import ToolError, UsageError
 
 if TYPE_CHECKING:
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from reasoner.tools import ToolRegistry, ToolSpec
 
 __all__ = ["Approver", "Backoff", "Runtime", "ToolCache", "ToolPolicy"]
-
-# approve(node, spec) -> bool, sync or async; ``node.args`` are the resolved arguments
-Approver = Callable[["Node", "ToolSpec"], bool | Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,25 +196,22 @@ class Runtime:
             self._policies[tool] = policy
         return policy
 
-    async def ask_approval(self, node: Node, spec: ToolSpec) -> bool:
-        """Call the approver; a sync approver runs in a worker thread (it may prompt a terminal)."""
-        if self.approve is None:
+    async def ask_approval(self, node: Node, spec: ToolSpec, approver: Approver | None = None) -> Decision:
+        """Ask ``approver`` (default: the engine's) about a call; a sync approver runs in a
+        worker thread (it may prompt a terminal). ``ToolError`` when there is none or it
+        answers something that is not a decision (see ``reasoner._approval``)."""
+        approve = approver if approver is not None else self.approve
+        if approve is None:
             raise ToolError(
                 f"tool {spec.name!r} requires approval but this Engine has no approver; "
-                "pass Engine(approve=fn) with fn(node, spec) -> bool (sync or async)",
+                "pass Engine(approve=fn) with fn(node, spec) returning True, False, Deny(reason) or Edit(args) (sync or async)",
                 tool=spec.name,
                 node_id=node.id,
             )
-        if inspect.iscoroutinefunction(self.approve):
-            answer: object = await self.approve(node, spec)
+        if inspect.iscoroutinefunction(approve):
+            answer: object = await approve(node, spec)
         else:
-            answer = await anyio.to_thread.run_sync(self.approve, node, spec, abandon_on_cancel=True)
+            answer = await anyio.to_thread.run_sync(approve, node, spec, abandon_on_cancel=True)
             if inspect.isawaitable(answer):
                 answer = await answer
-        if not isinstance(answer, bool):
-            raise ToolError(
-                f"the approver returned {answer!r} for tool {spec.name!r}; it must return True or False",
-                tool=spec.name,
-                node_id=node.id,
-            )
-        return answer
+        return as_decision(answer, node, spec)

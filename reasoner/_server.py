@@ -12,6 +12,13 @@ Routes (every one but ``/healthz`` and ``/openapi.json`` needs ``Authorization: 
   leaves cancels it), so replay serves runs that ended: completed, failed or cancelled.
 - ``POST /v1/chat/completions``: OpenAI-compatible (see ``reasoner._server_openai`` for
   the ``reasoner`` extension field that carries plan and tool activity).
+- ``POST /v1/plans`` ``{query}``: the plan the planner writes, explained, nothing run.
+- ``POST /v1/plans/run`` ``{query, plan, output_schema?, budget?, stream?}``: a run that
+  starts with ``plan`` (reviewed, maybe edited) instead of asking the planner.
+- ``POST /v1/runs/{run_id}/approvals/{approval_id}`` ``{decision, reason?, args?}``: answer
+  an ``approval.requested`` event of a streamed run; ``POST /v1/runs/{run_id}/feedback``
+  ``{rating?, answer?, plan?, note?}``: feedback on a finished run (see
+  ``reasoner._server_people``).
 - ``GET /v1/models``, ``GET /v1/tools``, ``GET /healthz``, ``GET /openapi.json``.
 
 Browsers: request bodies must be ``Content-Type: application/json`` (415 otherwise: a web
@@ -23,7 +30,8 @@ Errors are JSON ``{"error": {"type", "message", "param", "code"}}``: 400 a Host 
 allowed, 401 missing or wrong key, 403 a web origin not allowed, 404 unknown model
 (``model_not_found``) or route, 408 a body not received within ``body_timeout_s``, 413 body
 or query too long, 415 a body that is not JSON, 422 malformed JSON, invalid field, unknown
-tool, invalid output schema (malformed, over the size limits, or too slow to check), 429 when
+tool, invalid output schema (malformed, over the size limits, or too slow to check), 409 an
+approval already answered or feedback on a run still running, 429 when
 ``max_concurrent_runs`` runs are in flight (with ``Retry-After``), 500 a failed run
 (``x-should-retry: false``: the SDK does not repeat it). No response carries a traceback.
 """
@@ -36,6 +44,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.applications import Starlette
@@ -47,6 +56,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reasoner import __version__
+from reasoner._feedback import Feedback, feedback_event
 from reasoner._roles import Budget
 from reasoner._server_checks import (
     BearerAuth,
@@ -67,17 +77,23 @@ from reasoner._server_openai import (
     models_list,
 )
 from reasoner._server_openapi import openapi_document
+from reasoner._server_people import ApprovalDesk, ApprovalPolicy, unattended_approver
 from reasoner._server_runs import (
     RunGate,
     RunSpec,
     Status,
     TraceStore,
+    public_text,
     pump,
     status_of,
     summarize,
 )
 from reasoner._server_schemas import (
+    ApprovalAnswer,
     ChatRequest,
+    FeedbackRequest,
+    PlanRequest,
+    PlanRunRequest,
     ReasonRequest,
 )
 from reasoner._server_sse import (
@@ -89,7 +105,7 @@ from reasoner._server_sse import (
     json_response,
     to_json,
 )
-from reasoner.errors import UsageError
+from reasoner.errors import PlanError, ReasonerError, UsageError
 from reasoner.events import Event
 from reasoner.grammars._jsonschema import SchemaLimits
 
@@ -125,6 +141,9 @@ class ServerConfig:
     schema_limits: SchemaLimits = CLIENT_SCHEMA_LIMITS
     schema_check_s: float = 2.0
     body_timeout_s: float = 30.0
+    approvals: ApprovalPolicy = "refuse"
+    approval_timeout_s: float = 300.0
+    runs_dir: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_query_chars", "max_concurrent_runs", "retry_after_s"):
@@ -133,7 +152,9 @@ class ServerConfig:
                 raise UsageError(f"create_app({name}={value!r}) must be an integer >= 1")
         if isinstance(self.trace_store_runs, bool) or not isinstance(self.trace_store_runs, int) or self.trace_store_runs < 0:
             raise UsageError(f"create_app(trace_store_runs={self.trace_store_runs!r}) must be an integer >= 0 (0 keeps none)")
-        for name in ("keepalive_s", "schema_check_s", "body_timeout_s"):
+        if self.approvals not in ("refuse", "approve", "engine"):
+            raise UsageError(f"create_app(approvals={self.approvals!r}) must be 'refuse', 'approve' or 'engine'")
+        for name in ("keepalive_s", "schema_check_s", "body_timeout_s", "approval_timeout_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise UsageError(f"create_app({name}={value!r}) must be a number of seconds > 0")
@@ -206,7 +227,8 @@ class _Api:
         self.engines = engines
         self.config = config
         self.gate = RunGate(config.max_concurrent_runs, config.retry_after_s)
-        self.store = TraceStore(config.trace_store_runs)
+        self.store = TraceStore(config.trace_store_runs, config.runs_dir)
+        self.desk = ApprovalDesk(config.approval_timeout_s)
         self.created = int(time.time())
         self.openapi = openapi_document(title="reasoner", version=__version__, auth=bool(config.api_keys))
         # a client's budget may lower the engine's limits, never raise them
@@ -219,7 +241,7 @@ class _Api:
         except BaseException:
             self.gate.release()
             raise
-        return partial(pump, engine, spec, store=self.store)
+        return partial(pump, engine, spec, store=self.store, desk=self.desk)
 
     async def reason(self, request: Request) -> Response | StreamedRun | CollectedRun:
         body = await read_body(request, ReasonRequest, self.config.max_body_bytes, self.config.body_timeout_s)
@@ -229,9 +251,14 @@ class _Api:
             output=await self._output(body.output_schema, "output_schema"),
             budget=check_budget(body.budget, self.budget_cap, "budget"),
             tools=self._tools(body.tools, "tools"),
+            asks=body.stream,
+            approve=None if body.stream else unattended_approver(self.config.approvals, "a non-streamed /v1/reason"),
         )
+        return self._respond(spec, body.stream)
+
+    def _respond(self, spec: RunSpec, stream: bool) -> StreamedRun | CollectedRun:
         run = self._start(spec)
-        if body.stream:
+        if stream:
             return StreamedRun(run, _ReasonRenderer(), keepalive_s=self.config.keepalive_s, on_close=self.gate.release)
 
         def finish(events: list[Event]) -> Response:
@@ -241,6 +268,64 @@ class _Api:
             return json_response(summary)
 
         return CollectedRun(run, finish, on_close=self.gate.release)
+
+    async def plans(self, request: Request) -> Response:
+        body = await read_body(request, PlanRequest, self.config.max_body_bytes, self.config.body_timeout_s)
+        check_query(body.query, self.config.max_query_chars, "query")
+        self.gate.acquire()  # planning runs the planner model: it counts as a run
+        try:
+            x = await self.engines.for_run().explain(body.query)
+        except UsageError as exc:
+            raise HTTPProblem(422, str(exc), param="query") from None
+        except (ReasonerError, TimeoutError) as exc:
+            raise HTTPProblem(500, f"planning failed: {public_text(str(exc))}", code="plan_failed", headers={"x-should-retry": "false"}) from None
+        finally:
+            self.gate.release()
+        return json_response(x.to_dict())
+
+    async def plans_run(self, request: Request) -> Response | StreamedRun | CollectedRun:
+        body = await read_body(request, PlanRunRequest, self.config.max_body_bytes, self.config.body_timeout_s)
+        check_query(body.query, self.config.max_query_chars, "query")
+        try:
+            await self.engines.probe.explain(plan=body.plan)  # validated before anything runs
+        except (PlanError, UsageError) as exc:
+            raise HTTPProblem(422, f"the plan does not fit this server's tools: {exc}", param="plan") from None
+        spec = RunSpec(
+            query=body.query,
+            output=await self._output(body.output_schema, "output_schema"),
+            budget=check_budget(body.budget, self.budget_cap, "budget"),
+            plan=body.plan,
+            asks=body.stream,
+            approve=None if body.stream else unattended_approver(self.config.approvals, "a non-streamed /v1/plans/run"),
+        )
+        return self._respond(spec, body.stream)
+
+    async def approval(self, request: Request) -> Response:
+        body = await read_body(request, ApprovalAnswer, self.config.max_body_bytes, self.config.body_timeout_s)
+        run_id, approval_id = request.path_params["run_id"], request.path_params["approval_id"]
+        decision = self.desk.answer(run_id, approval_id, body)
+        return json_response({"run_id": run_id, "approval_id": approval_id, "decision": decision.type})
+
+    async def feedback(self, request: Request) -> Response:
+        body = await read_body(request, FeedbackRequest, self.config.max_body_bytes, self.config.body_timeout_s)
+        run_id = request.path_params["run_id"]
+        if self.desk.is_running(run_id):
+            raise HTTPProblem(409, f"run {run_id} is still running: give feedback once it has finished", param="run_id", code="run_in_flight")
+        events = self.store.events(run_id)
+        if events is None:
+            raise HTTPProblem(404, f"no finished run {run_id!r} is kept here", param="run_id", code="run_not_found")
+        if body.plan is not None:
+            try:
+                await self.engines.probe.explain(plan=body.plan)
+            except (PlanError, UsageError) as exc:
+                raise HTTPProblem(422, f"the corrected plan does not fit this server's tools: {exc}", param="plan") from None
+        try:
+            feedback = Feedback(rating=body.rating, answer=body.answer, plan=body.plan, note=body.note)
+        except UsageError as exc:
+            raise HTTPProblem(422, str(exc)) from None
+        event = feedback_event(events, feedback)
+        self.store.add(run_id, event)
+        return json_response({"run_id": run_id, "seq": event.seq, "feedback": event.data})
 
     async def replay(self, request: Request) -> Response | StreamedRun:
         run_id = request.path_params["run_id"]
@@ -302,6 +387,7 @@ class _Api:
             output=await self._output(schema, "response_format.json_schema.schema", strict=strict),
             budget=check_budget(ext.budget if ext else None, self.budget_cap, "reasoner.budget"),
             tools=self._tools(ext.tools if ext else None, "reasoner.tools"),
+            approve=unattended_approver(self.config.approvals, "/v1/chat/completions"),
         )
         run = self._start(spec)
         if body.stream:
@@ -377,6 +463,9 @@ def create_app(
     schema_limits: SchemaLimits = CLIENT_SCHEMA_LIMITS,
     schema_check_s: float = 2.0,
     body_timeout_s: float = 30.0,
+    approvals: ApprovalPolicy = "refuse",
+    approval_timeout_s: float = 300.0,
+    runs_dir: str | Path | None = None,
 ) -> Starlette:
     """The HTTP API over ``engine`` as a Starlette (ASGI) app; see the module docstring for the routes.
 
@@ -401,6 +490,13 @@ def create_app(
         schema_limits: size, depth and ``$ref`` expansion caps on a client's output schema.
         schema_check_s: deadline for checking one output schema (in a worker thread).
         body_timeout_s: deadline for receiving a request body (408 after it).
+        approvals: what a run that cannot ask the client (chat completions, a
+            non-streamed run) does with a call that needs approval: ``"refuse"`` (it fails,
+            saying how to get it approved), ``"approve"`` (approved) or ``"engine"`` (the
+            engine's own approver decides). Streamed runs always ask the client.
+        approval_timeout_s: an approval unanswered this long is denied.
+        runs_dir: also write every finished trace (and its feedback) there as
+            ``RUN_ID.jsonl``, for ``reasoner tune --from-feedback``.
 
     Raises:
         UsageError: a limit that is not a positive number, a malformed key, or ``engine``
@@ -421,6 +517,9 @@ def create_app(
         schema_limits=schema_limits,
         schema_check_s=schema_check_s,
         body_timeout_s=body_timeout_s,
+        approvals=approvals,
+        approval_timeout_s=approval_timeout_s,
+        runs_dir=Path(runs_dir).expanduser() if runs_dir is not None else None,
     )
     api = _Api(_Engines(engine), config)
     routes = [
@@ -429,6 +528,10 @@ def create_app(
         Route("/v1/reason", api.reason, methods=["POST"]),
         Route("/v1/reason/{run_id}/events", api.replay, methods=["GET"]),
         Route("/v1/chat/completions", api.chat, methods=["POST"]),
+        Route("/v1/plans", api.plans, methods=["POST"]),
+        Route("/v1/plans/run", api.plans_run, methods=["POST"]),
+        Route("/v1/runs/{run_id}/approvals/{approval_id}", api.approval, methods=["POST"]),
+        Route("/v1/runs/{run_id}/feedback", api.feedback, methods=["POST"]),
         Route("/v1/models", api.models, methods=["GET"]),
         Route("/v1/tools", api.tools, methods=["GET"]),
     ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from reasoner._server_schemas import ChatRequest, ReasonRequest
+from reasoner._server_schemas import ApprovalAnswer, ChatRequest, FeedbackRequest, PlanRequest, PlanRunRequest, ReasonRequest
 
 __all__ = ["openapi_document"]
 
@@ -51,7 +51,8 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
         401: "missing or wrong API key",
-        404: "unknown model or run",
+        404: "unknown model, run or approval",
+        409: "approval already answered, or the run is still running",
         413: "body or query too long",
         422: "malformed JSON, invalid field, unknown tool, invalid schema",
         429: "too many concurrent runs (see Retry-After)",
@@ -60,10 +61,25 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(c): {"description": text[c], "content": _json({"$ref": "#/components/schemas/Error"})} for c in codes}
 
 
+def _post(
+    summary: str, body: str, ok: str, errors: tuple[int, ...], secured: dict[str, Any], params: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "requestBody": {"required": True, "content": _json({"$ref": f"#/components/schemas/{body}"})},
+        "responses": {"200": {"description": ok, "content": _json({"type": "object"})}, **_errors(*errors)},
+        **secured,
+    }
+    if params:
+        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+    return {"post": op}
+
+
 def openapi_document(*, title: str, version: str, auth: bool) -> dict[str, Any]:
     """The API description; ``auth`` adds the bearer scheme to every route but ``/healthz``."""
     _, defs = models_json_schema(
-        [(ReasonRequest, "validation"), (ChatRequest, "validation")], ref_template="#/components/schemas/{model}"
+        [(m, "validation") for m in (ReasonRequest, ChatRequest, PlanRequest, PlanRunRequest, ApprovalAnswer, FeedbackRequest)],
+        ref_template="#/components/schemas/{model}",
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["Error"] = _ERROR
@@ -119,6 +135,16 @@ def openapi_document(*, title: str, version: str, auth: bool) -> dict[str, Any]:
                 **secured,
             }
         },
+        "/v1/plans": _post("Plan a question without running anything", "PlanRequest", "the explained plan: "
+                           "{plan, critical_path, critical_path_cost, levels, physical, retrieved, text}", (401, 413, 422, 429, 500), secured),
+        "/v1/plans/run": _post("Answer a question running a given (reviewed or edited) plan first", "PlanRunRequest",
+                               "as /v1/reason: the result, or its event stream", (401, 413, 422, 429, 500), secured),
+        "/v1/runs/{run_id}/approvals/{approval_id}": _post(
+            "Answer an approval.requested event of a streamed run: approve, deny (reason) or edit (args)", "ApprovalAnswer",
+            "{run_id, approval_id, decision}", (401, 404, 409, 422), secured, params=("run_id", "approval_id")),
+        "/v1/runs/{run_id}/feedback": _post(
+            "Feedback on a finished run: rating good/bad, a corrected answer or plan, a note", "FeedbackRequest",
+            "{run_id, seq, feedback}", (401, 404, 409, 422), secured, params=("run_id",)),
         "/v1/models": {"get": {"summary": "The engine and its role models", "responses": {**listing, **_errors(401)}, **secured}},
         "/v1/tools": {
             "get": {"summary": "The tool registry (names and JSON Schemas)", "responses": {**listing, **_errors(401)}, **secured}

@@ -11,19 +11,23 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from reasoner._feedback import find_run, save_run
 from reasoner._server_errors import HTTPProblem
-from reasoner.errors import ReasonerError
+from reasoner.errors import ReasonerError, UsageError
 from reasoner.events import Event
 from reasoner.models import Message
 
 if TYPE_CHECKING:
+    from reasoner._approval import Approver
     from reasoner._engine import Engine
     from reasoner._roles import Budget
+    from reasoner._server_people import ApprovalDesk
 
 __all__ = ["RunGate", "RunSpec", "Status", "StoredRun", "TraceStore", "public_event", "public_text", "pump", "summarize"]
 
@@ -40,6 +44,9 @@ class RunSpec:
     output: Any = None
     budget: Budget | None = None
     tools: tuple[str, ...] | None = None
+    plan: dict[str, Any] | None = None  # run this first instead of asking the planner
+    asks: bool = False  # a streamed run: approvals are asked of the client
+    approve: Approver | None = None  # otherwise: the server's policy (None: the engine's approver)
 
 
 class RunGate:
@@ -74,19 +81,47 @@ class StoredRun:
 
 
 class TraceStore:
-    """The events of the last ``max_runs`` finished runs (oldest dropped first), for replay."""
+    """The events of the last ``max_runs`` finished runs (oldest dropped first), for replay;
+    with ``folder``, every finished trace is also written there as ``RUN_ID.jsonl``."""
 
-    def __init__(self, max_runs: int) -> None:
+    def __init__(self, max_runs: int, folder: Path | None = None) -> None:
         self.max_runs = max_runs
+        self.folder = folder
         self._runs: OrderedDict[str, StoredRun] = OrderedDict()
 
     def put(self, run_id: str, events: Sequence[Event], status: Status) -> None:
+        if self.folder is not None:
+            try:
+                save_run(events, self.folder)
+            except OSError as exc:  # the run is over either way: keep serving, say why in the log
+                logger.error("cannot save the trace of run %s under %s: %s", run_id, self.folder, exc)
         if self.max_runs <= 0:
             return
         self._runs[run_id] = StoredRun(tuple(events), status)
         self._runs.move_to_end(run_id)
         while len(self._runs) > self.max_runs:
             self._runs.popitem(last=False)
+
+    def add(self, run_id: str, event: Event) -> None:
+        """Append ``event`` (feedback) to a stored run's trace, in memory and in ``folder``."""
+        stored = self._runs.get(run_id)
+        if stored is not None:
+            self._runs[run_id] = StoredRun((*stored.events, event), stored.status)
+        if self.folder is not None:
+            with open(self.folder / f"{run_id}.jsonl", "a", encoding="utf-8") as f:
+                f.write(event.to_json() + "\n")
+
+    def events(self, run_id: str) -> list[Event] | None:
+        """A finished run's trace: from memory, else from ``folder``; ``None`` when unknown."""
+        stored = self._runs.get(run_id)
+        if stored is not None:
+            return list(stored.events)
+        if self.folder is not None:
+            try:
+                return find_run(run_id, self.folder)[1]
+            except UsageError:
+                return None
+        return None
 
     def get(self, run_id: str) -> StoredRun | None:
         return self._runs.get(run_id)
@@ -98,7 +133,7 @@ def status_of(events: Sequence[Event]) -> Status:
 
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
-_PATH = re.compile(r"(?<![\w.:/])(?:/[\w.@+-]+){2,}/?")
+_PATH = re.compile(r"(?<![\w.:/])(?!/v1/)(?:/[\w.@+-]+){2,}/?")  # the API's own routes are no secret
 _TEXT_CHARS = 500
 _TEXT_KEYS = frozenset({"message", "reason", "error"})
 
@@ -137,8 +172,13 @@ def _error_of(exc: BaseException, run_id: str) -> dict[str, str]:
     return {"type": "InternalError", "message": f"internal error in run {run_id}; the server log has the details"}
 
 
-async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event], store: TraceStore | None) -> None:
+async def pump(
+    engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event], store: TraceStore | None, desk: ApprovalDesk | None = None
+) -> None:
     """Run ``spec`` on ``engine`` and send every event to ``out`` (closed at the end).
+
+    A run that ``asks`` is open at ``desk`` from its first event to its end, so that
+    clients can answer its approvals (``reasoner._server_people``).
 
     The last event is always ``run.completed`` or ``run.failed``: a failure the engine did
     not report (one raised before ``run.started``) gets a ``run.failed`` made here, and an
@@ -147,15 +187,23 @@ async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event]
     """
     events: list[Event] = []
     held: Event | None = None
+    approvals = desk.new_run() if spec.asks and desk is not None else None
     try:
         async with out:
             try:
                 kwargs: dict[str, Any] = {"output": spec.output, "budget": spec.budget}
                 if spec.tools is not None:
                     kwargs["tools"] = list(spec.tools)
+                if spec.plan is not None:
+                    kwargs["plan"] = spec.plan
+                approve = approvals.ask if approvals is not None else spec.approve
+                if approve is not None:
+                    kwargs["approve"] = approve
                 events_of = cast(AsyncGenerator[Event, None], engine.stream(spec.query, **kwargs))
                 async with aclosing(events_of) as stream:
                     async for raw in stream:
+                        if not events and approvals is not None and desk is not None:
+                            desk.open(raw.run_id, approvals)
                         event = public_event(raw)
                         events.append(event)
                         if event.type == "run.failed":
@@ -180,6 +228,8 @@ async def pump(engine: Engine, spec: RunSpec, out: MemoryObjectSendStream[Event]
                     events.append(failed)
                 await out.send(failed)
     finally:
+        if events and desk is not None:
+            desk.close(events[0].run_id)
         if store is not None and events:
             store.put(events[0].run_id, events, status_of(events))
 

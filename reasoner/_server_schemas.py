@@ -16,10 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from reasoner.errors import UsageError
 
 __all__ = [
+    "ApprovalAnswer",
     "BudgetIn",
     "ChatMessage",
     "ChatRequest",
+    "FeedbackRequest",
     "JSONSchemaFormat",
+    "PlanRequest",
+    "PlanRunRequest",
     "ReasonRequest",
     "ReasonerOptions",
     "ResponseFormat",
@@ -51,6 +55,43 @@ class ReasonRequest(BaseModel):
     )
     budget: BudgetIn | None = None
     stream: bool = Field(False, description="Server-Sent Events instead of one JSON result")
+
+
+class PlanRequest(BaseModel):
+    """``POST /v1/plans``: plan a question without running anything."""
+
+    model_config = _STRICT
+    query: str = Field(min_length=1, description="the question")
+
+
+class PlanRunRequest(BaseModel):
+    """``POST /v1/plans/run``: answer ``query`` running ``plan`` (reviewed or edited) as the first plan."""
+
+    model_config = _STRICT
+    query: str = Field(min_length=1, description="the question the plan answers")
+    plan: dict[str, Any] = Field(description='the plan, {"nodes": [...]}, as /v1/plans returned it or edited')
+    output_schema: dict[str, Any] | None = Field(None, description="JSON Schema the answer must match")
+    budget: BudgetIn | None = None
+    stream: bool = Field(False, description="Server-Sent Events instead of one JSON result")
+
+
+class ApprovalAnswer(BaseModel):
+    """``POST /v1/runs/{run_id}/approvals/{approval_id}``."""
+
+    model_config = _STRICT
+    decision: Literal["approve", "deny", "edit"]
+    reason: str | None = Field(None, max_length=2000, description="why it is denied (the planner reads it)")
+    args: dict[str, Any] | None = Field(None, description="with edit: the arguments to call the tool with")
+
+
+class FeedbackRequest(BaseModel):
+    """``POST /v1/runs/{run_id}/feedback``: at least one field."""
+
+    model_config = _STRICT
+    rating: Literal["good", "bad"] | None = Field(None, description="good: the run is an example to learn from as it is")
+    answer: str | None = Field(None, min_length=1, max_length=20_000, description="the correct answer")
+    plan: dict[str, Any] | None = Field(None, description="the plan that should have run")
+    note: str | None = Field(None, max_length=2000)
 
 
 class TextPart(BaseModel):

@@ -83,6 +83,16 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--max-header-bytes", type=int, default=65_536, metavar="N", help="largest request head; more gets 400 (default: 65536)"
     )
+    people = parser.add_argument_group("people in the loop")
+    people.add_argument(
+        "--approvals", choices=["refuse", "approve", "engine"], default="refuse",
+        help="calls that need approval in runs that cannot ask (chat completions, non-streamed runs): refuse them "
+        "(default), approve them, or let the engine's approver decide; streamed runs always ask the client",
+    )  # fmt: skip
+    people.add_argument(
+        "--approval-timeout", type=float, default=300.0, metavar="SECONDS", help="an unanswered approval is denied after this (default: 300)"
+    )
+    people.add_argument("--runs-dir", metavar="DIR", help="also keep every finished trace and its feedback there (for reasoner tune --from-feedback)")
     parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn log level"
     )
@@ -142,6 +152,9 @@ def serve_main(args: argparse.Namespace) -> int:
         max_budget=budget,
         allowed_hosts=allowed_hosts(args.host, args.allowed_host),
         body_timeout_s=args.body_timeout,
+        approvals=args.approvals,
+        approval_timeout_s=args.approval_timeout,
+        runs_dir=args.runs_dir,
     )
     if not keys and args.host not in LOOPBACK_HOSTS:
         logger.warning("serving on %s with no API key: anyone who can reach it may run the engine (pass --api-key)", args.host)

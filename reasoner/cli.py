@@ -8,6 +8,7 @@
     reasoner run "..." --output myapp:Report             # a structured answer
     reasoner tools [NAME ...] [--json]                   # what is registered
     reasoner tune --recipe embedded --out DIR            # fine-tune the embedded model (LoRA)
+    reasoner feedback RUN_ID --good                      # mark a run good, or correct it
 
 Errors print one line and a hint on stderr and exit with status 1 (2 for a bad
 command line, 130 when interrupted); ``--debug`` shows the traceback instead.
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, TextIO
 from reasoner import __version__
 from reasoner._cli_common import Command, Context, debug_flag
 from reasoner._cli_eval import EVAL
+from reasoner._cli_feedback import FEEDBACK
 from reasoner._cli_models import MODELS
 from reasoner._cli_run import RUN
 from reasoner._cli_tools import TOOLS
@@ -71,7 +73,7 @@ SERVE = Command(
     handler=_serve,
 )
 
-COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS, EVAL, TUNE]
+COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS, EVAL, TUNE, FEEDBACK]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,13 +160,15 @@ def _silence_stdout() -> None:
         pass
 
 
-def main(argv: Sequence[str] | None = None, *, models: Mapping[str, Model] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, models: Mapping[str, Model] | None = None, stdin: TextIO | None = None) -> int:
     """Run the ``reasoner`` command line and return its exit status.
 
     Args:
         argv: the arguments (default: ``sys.argv[1:]``).
         models: model objects by name, consulted before the model catalog (so
             ``--planner NAME`` may name one of them); for tests and embedding.
+        stdin: where a person's answers are read from (default: ``sys.stdin``); questions
+            (approvals, ``--review``, feedback) are asked only when it is a terminal.
 
     Returns:
         0 on success, 1 for an error (reported as ``error:`` and ``hint:`` lines on
@@ -180,7 +184,7 @@ def main(argv: Sequence[str] | None = None, *, models: Mapping[str, Model] | Non
         parser.print_help(sys.stderr)
         return 2
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: `reasoner tune` records it in its card
-    ctx = Context(stdout=sys.stdout, stderr=sys.stderr, env=os.environ, models=dict(models or {}))
+    ctx = Context(stdout=sys.stdout, stderr=sys.stderr, env=os.environ, models=dict(models or {}), stdin=stdin or sys.stdin)
     debug = bool(getattr(args, "debug", False))
     try:
         code: int = args.handler(args, ctx)

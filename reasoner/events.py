@@ -40,6 +40,7 @@ EventType = Literal[
     "usage",
     "run.completed",
     "run.failed",
+    "feedback",
 ]
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 

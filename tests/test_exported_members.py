@@ -8,7 +8,7 @@ import sys
 import reasoner
 
 PUBLIC = [
-    "Budget", "BudgetExceeded", "ConfigError", "Engine", "Event", "ExecutionResult", "Explanation",
+    "Approve", "Budget", "BudgetExceeded", "ConfigError", "Deny", "Edit", "Engine", "Event", "ExecutionResult", "Explanation",
     "GrammarError", "ModelError", "Node", "PhysicalNode", "Plan", "PlanError", "ReasonerError", "Ref",
     "RunResult", "ToolError", "ToolRegistry", "ToolRetry", "ToolSpec", "UsageError", "__version__",
     "load_trace", "reason", "save_trace", "tool",
