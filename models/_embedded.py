@@ -267,7 +267,7 @@ def load_smollm2(
     home: str | Path | None = None,
     *,
     device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     name: str = SMOLLM2_NAME,
     adapter: str | Path | None = None,
 ) -> Any:
