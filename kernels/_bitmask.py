@@ -17,11 +17,13 @@ __all__ = ["allocate_token_bitmask", "apply_token_bitmask", "apply_token_bitmask
 _BITS = 32
 
 
-def allocate_token_bitmask(vocab_size: int, *, batch: int | None = None) -> torch.Tensor:
-    """A zeroed int32 bitmask for ``vocab_size`` tokens: ``[ceil(V/32)]`` or ``[batch, ceil(V/32)]``."""
+def allocate_token_bitmask(vocab_size: int, *, batch: int | None = None, pin_memory: bool = False) -> torch.Tensor:
+    """A zeroed int32 bitmask for ``vocab_size`` tokens on the CPU: ``[ceil(V/32)]`` or
+    ``[batch, ceil(V/32)]``; in page-locked memory with ``pin_memory`` (needs CUDA), so its
+    copy to the GPU is a true asynchronous DMA rather than a staged, synchronous one."""
     words = -(-vocab_size // _BITS)
     shape = (words,) if batch is None else (batch, words)
-    return torch.zeros(shape, dtype=torch.int32)
+    return torch.zeros(shape, dtype=torch.int32, pin_memory=pin_memory)
 
 
 def _check(logits: torch.Tensor, bitmask: torch.Tensor) -> None:

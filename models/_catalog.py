@@ -15,24 +15,24 @@ if TYPE_CHECKING:
 __all__ = ["catalog_names", "load_model"]
 
 
-def _smollm2(home: str | Path | None, device: str | torch.device) -> Model:
+def _smollm2(home: str | Path | None, device: str | torch.device, dtype: torch.dtype | str | None) -> Model:
     # the embedded model as shipped: base weights with the tuned adapter merged
     from reasoner.models._embedded import SHIPPED_ADAPTER, load_smollm2
 
     adapter = SHIPPED_ADAPTER if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
-    model: Model = load_smollm2(home, device=device, adapter=adapter)
+    model: Model = load_smollm2(home, device=device, dtype=dtype, adapter=adapter)
     return model
 
 
-def _smollm2_base(home: str | Path | None, device: str | torch.device) -> Model:
+def _smollm2_base(home: str | Path | None, device: str | torch.device, dtype: torch.dtype | str | None) -> Model:
     from reasoner.models._embedded import SMOLLM2_BASE_NAME, load_smollm2
 
-    model: Model = load_smollm2(home, device=device, name=SMOLLM2_BASE_NAME, adapter=None)
+    model: Model = load_smollm2(home, device=device, dtype=dtype, name=SMOLLM2_BASE_NAME, adapter=None)
     return model
 
 
-# name -> loader(home, device). A later catalog adds TOML entries and remote models here.
-_REGISTRY: dict[str, Callable[[str | Path | None, str | torch.device], Model]] = {
+# name -> loader(home, device, dtype). A later catalog adds TOML entries and remote models here.
+_REGISTRY: dict[str, Callable[[str | Path | None, str | torch.device, torch.dtype | str | None], Model]] = {
     "smollm2-135m": _smollm2,
     "smollm2-135m-base": _smollm2_base,
 }
@@ -43,12 +43,21 @@ def catalog_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def load_model(name_or_path: str | Path, *, home: str | Path | None = None, device: str | torch.device = "cpu") -> Model:
+def load_model(
+    name_or_path: str | Path,
+    *,
+    home: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | str | None = None,
+) -> Model:
     """Resolve a catalog name (``"smollm2-135m"``) or a local model folder to a loaded model.
 
     Blocking (about a second for the embedded model once its cache exists); from async
     code call it through ``anyio.to_thread.run_sync``. ``home`` is the reasoner home folder
     for the embedded model's cache (default: ``$REASONER_HOME`` or ``~/.cache/reasoner``).
+    ``dtype`` (a torch dtype, or ``"auto"``, ``"float32"``, ``"bfloat16"``, ``"float16"``)
+    defaults to ``$REASONER_DTYPE``, else auto: bfloat16 on CUDA and on CPUs with
+    AMX/AVX512-BF16, float32 elsewhere.
 
     Raises:
         ConfigError: neither a known name nor an existing folder; the message lists the names.
@@ -57,11 +66,11 @@ def load_model(name_or_path: str | Path, *, home: str | Path | None = None, devi
     key = str(name_or_path)
     loader = _REGISTRY.get(key)
     if loader is not None:
-        return loader(home, device)
+        return loader(home, device, dtype)
     path = Path(key).expanduser()
     if path.is_dir():
         from reasoner.models._local import TransformersModel
 
-        return TransformersModel.from_folder(path, device=device)
+        return TransformersModel.from_folder(path, device=device, dtype=dtype)
     known = ", ".join(repr(n) for n in catalog_names())
     raise ConfigError(f"unknown model {key!r}: use one of {known}, or the path of a local folder holding a transformers model")

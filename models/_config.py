@@ -19,6 +19,8 @@ The format::
     [models.local]
     path = "/models/my-llama"            # a transformers folder; relative to this file's folder
     device = "cuda"                      # optional, default "cpu"
+    dtype = "bfloat16"                   # optional: auto | float32 | bfloat16 | float16; default
+                                         #   $REASONER_DTYPE, else auto (bf16 where the CPU has it)
     [models.tiny]
     builtin = "smollm2-135m"             # an alias of a built-in model
     [models.mine]
@@ -94,6 +96,7 @@ class ModelEntry(BaseModel):
     base: str | None = None
     adapter: Path | None = None
     device: str = "cpu"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
     structured: Literal["auto", "json_schema", "none"] = "auto"
     connect_timeout: Annotated[float, Field(gt=0)] = 5.0
     read_timeout: Annotated[float, Field(gt=0)] = 60.0
@@ -120,8 +123,9 @@ class ModelEntry(BaseModel):
                 raise ValueError("url must start with http:// or https://, e.g. http://127.0.0.1:8000/v1")
             if not self.model:
                 raise ValueError('a remote entry needs model = "<the server\'s model id>"')
-            if "device" in self.model_fields_set:
-                raise ValueError("device applies to local and built-in models, not to a remote url")
+            for local in ("device", "dtype"):
+                if local in self.model_fields_set:
+                    raise ValueError(f"{local} applies to local and built-in models, not to a remote url")
         elif extra := sorted(_REMOTE_ONLY & self.model_fields_set):
             raise ValueError(f"{', '.join(extra)} only apply to remote entries (with url)")
         if self.api_key_env is not None and not _ENV_NAME.fullmatch(self.api_key_env):
@@ -327,10 +331,10 @@ class Catalog:
         if entry.path is not None:
             from reasoner.models._local import TransformersModel
 
-            return TransformersModel.from_folder(entry.path, name=name, device=entry.device)
+            return TransformersModel.from_folder(entry.path, name=name, device=entry.device, dtype=entry.dtype)
         if entry.base is not None:
             return _tuned(name, entry, self._home)
-        return load_model(str(entry.builtin), home=self._home, device=entry.device)
+        return load_model(str(entry.builtin), home=self._home, device=entry.device, dtype=entry.dtype)
 
     def _remote(self, name: str, entry: ModelEntry) -> OpenAIModel:
         key = None
@@ -395,11 +399,11 @@ def _tuned(name: str, entry: ModelEntry, home: Path) -> Model:
 
     base, adapter = str(entry.base), entry.adapter
     if base in (SMOLLM2_NAME, SMOLLM2_BASE_NAME):  # the embedded weights, with this adapter instead of the shipped one
-        model: Model = load_smollm2(home, device=entry.device, name=name, adapter=adapter)
+        model: Model = load_smollm2(home, device=entry.device, dtype=entry.dtype, name=name, adapter=adapter)
         return model
     if base in catalog_names():
         raise ConfigError(f"model {name!r}: base {base!r} is not a local transformers model; use smollm2-135m-base or a folder")
-    return TransformersModel.from_folder(base, name=name, device=entry.device, adapter=adapter)
+    return TransformersModel.from_folder(base, name=name, device=entry.device, dtype=entry.dtype, adapter=adapter)
 
 
 def _check_adapter(entry: ModelEntry) -> tuple[bool, str]:

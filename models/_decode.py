@@ -16,7 +16,10 @@ the grammar allows one, so a grammar-constrained instance ends in time where it 
 work on text, on the async side (:class:`StopMatcher`, :class:`IncrementalDetokenizer`).
 
 The forward pass is behind :class:`Runner` so a static-cache, CUDA-graph runner can
-replace :class:`DynamicCacheRunner` without touching the loop.
+replace :class:`DynamicCacheRunner` without touching the loop. With a
+:class:`~reasoner.models._prefix.PrefixCache`, the first step starts from the cached KV of
+the longest prefix of ``prompt + forced`` that an earlier call already computed, prefills
+only the rest, and leaves the KV of the whole of it in the cache for later calls.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch
 
 from reasoner.errors import ModelError
 from reasoner.kernels import allocate_token_bitmask, apply_token_bitmask, sample
+from reasoner.models._prefix import KV, PrefixCache
 from reasoner.models._protocol import FinishReason, GenerateOptions
 
 __all__ = [
@@ -54,10 +58,16 @@ class Matcher(Protocol):
 
 
 class Runner(Protocol):
-    """Runs the model forward over new tokens, appending them to a KV cache."""
+    """Runs the model forward over new tokens, appending them to a KV cache.
 
-    def new_cache(self) -> Any: ...
+    ``new_cache(prefix)`` starts a cache holding a copy of ``prefix`` (per layer keys and
+    values ``[1, H, L, D]``); ``export(cache)`` returns the KV a cache holds now, as tensors
+    that later steps never write to (``None`` when this cache cannot be shared).
+    """
+
+    def new_cache(self, prefix: KV | None = None) -> Any: ...
     def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor: ...
+    def export(self, cache: Any) -> KV | None: ...
 
 
 class DynamicCacheRunner:
@@ -73,10 +83,23 @@ class DynamicCacheRunner:
         # transformers renamed forward(past_key_values=) to cache= (deprecated from 5.2x on)
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
-    def new_cache(self) -> Any:
+    def new_cache(self, prefix: KV | None = None) -> Any:
         from transformers import DynamicCache
 
-        return DynamicCache(config=self.model.config)
+        cache = DynamicCache(config=self.model.config)
+        for layer, (keys, values) in enumerate(prefix or ()):
+            cache.update(keys, values, layer)  # concatenates onto an empty layer: a copy
+        return cache
+
+    def export(self, cache: Any) -> KV | None:
+        # A DynamicLayer replaces its tensors on every update (torch.cat), so the ones it
+        # holds now are never written again. Other layer kinds (sliding windows) may be.
+        from transformers.cache_utils import DynamicLayer
+
+        layers = getattr(cache, "layers", None)
+        if not layers or any(type(layer) is not DynamicLayer or not layer.is_initialized for layer in layers):
+            return None
+        return tuple((layer.keys, layer.values) for layer in layers)
 
     def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
         # input_ids: [1, K] -> logits [1, V] at the last position; K tokens appended to the cache
@@ -115,8 +138,10 @@ class Generation:
     vocab_limit: int | None = None
     generator: torch.Generator | None = None
     closer_ids: torch.Tensor | None = None  # [C] ids that only close ("]}) and EOS ids
+    prefix_cache: PrefixCache | None = None
     completion_ids: list[int] = field(default_factory=list, init=False)
     forced_count: int = field(default=0, init=False)
+    cached_tokens: int = field(default=0, init=False)  # prompt tokens whose KV came from the prefix cache
     _cache: Any = field(default=None, init=False)
     _pending: list[int] = field(default_factory=list, init=False)
     _bitmask: torch.Tensor | None = field(default=None, init=False)
@@ -124,7 +149,6 @@ class Generation:
     _closing: bool = field(default=False, init=False)  # sticky: the text looped, close it
 
     def start(self) -> StepResult:
-        self._cache = self.runner.new_cache()
         forced = self._take_forced(budget=self.options.max_tokens)
         self._pending = [*self.prompt_ids, *forced]
         self.completion_ids.extend(forced)
@@ -134,12 +158,15 @@ class Generation:
     def step(self) -> StepResult:
         if self._done:
             raise ModelError("Generation.step() called after the generation finished")
-        logits = self.runner.forward(self._pending, self._cache)  # [1, V]
+        if self._cache is None:
+            logits = self._prefill()
+        else:
+            logits = self.runner.forward(self._pending, self._cache)  # [1, V]
         if self.vocab_limit is not None and logits.shape[-1] > self.vocab_limit:
             logits[:, self.vocab_limit :] = float("-inf")  # embedding rows past the tokenizer are padding
         if self.matcher is not None:
-            if self._bitmask is None:
-                self._bitmask = allocate_token_bitmask(self.grammar_vocab_size)
+            if self._bitmask is None:  # once per generation (and grammar), reused by every step
+                self._bitmask = allocate_token_bitmask(self.grammar_vocab_size, pin_memory=logits.is_cuda)
             self.matcher.fill_bitmask(self._bitmask)  # CPU work; overlaps the forward on a GPU
             if not bool(self._bitmask.any()):
                 raise ModelError("the grammar allows no token here; the schema cannot be completed")
@@ -157,6 +184,20 @@ class Generation:
         self.forced_count += len(forced)
         self._pending = [token, *forced]
         return StepResult((token, *forced), len(forced), self._finish_after_tokens())
+
+    def _prefill(self) -> torch.Tensor:
+        # the first forward: from the longest cached prefix of the pending ids, if any
+        ids = self._pending
+        hit = None if self.prefix_cache is None else self.prefix_cache.lookup(ids)
+        self._cache = self.runner.new_cache(hit.kv) if hit is not None else self.runner.new_cache()
+        start = 0 if hit is None else hit.length
+        self.cached_tokens = start
+        logits = self.runner.forward(ids[start:], self._cache)  # [1, V]
+        if self.prefix_cache is not None:
+            kv = self.runner.export(self._cache)
+            if kv is not None:
+                self.prefix_cache.store(ids, kv)
+        return logits
 
     def replace_matcher(self, matcher: Matcher, grammar_vocab_size: int) -> None:
         """Continue under another grammar: ``matcher`` is advanced over the completion so far

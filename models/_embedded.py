@@ -267,14 +267,22 @@ def load_smollm2(
     home: str | Path | None = None,
     *,
     device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     name: str = SMOLLM2_NAME,
     adapter: str | Path | None = None,
 ) -> Any:
     """The embedded SmolLM2-135M-Instruct as a ``TransformersModel`` named ``name``
     (blocking: about a second from a verified cache; the first call builds the cache),
-    with the LoRA ``adapter`` folder merged into it when one is given."""
+    with the LoRA ``adapter`` folder merged into it when one is given (the merged weights
+    are cached too, keyed by the adapter's content: see :mod:`reasoner.models._merged`)."""
     from reasoner.models._local import TransformersModel
 
+    if adapter is not None:
+        import torch
+
+        from reasoner.models._dtype import resolve_dtype
+        from reasoner.models._merged import load_merged
+
+        return load_merged(home, adapter, device=device, dtype=resolve_dtype(dtype, torch.device(device)), name=name)
     folder = ensure_smollm2(home)
-    return TransformersModel.from_folder(folder, name=name, device=device, dtype=dtype, adapter=adapter)
+    return TransformersModel.from_folder(folder, name=name, device=device, dtype=dtype)

@@ -31,6 +31,8 @@ from reasoner.models._decode import (
     Runner,
     StopMatcher,
 )
+from reasoner.models._dtype import resolve_dtype
+from reasoner.models._prefix import DEFAULT_MAX_BYTES, PrefixCache
 from reasoner.models._protocol import (
     Delta,
     FinishReason,
@@ -77,10 +79,6 @@ def device_limiter(device: torch.device | str) -> anyio.CapacityLimiter:
     return limiters[key]
 
 
-def _default_dtype(device: torch.device) -> torch.dtype:
-    return torch.bfloat16 if device.type == "cuda" else torch.float32
-
-
 def _runner_for(model: Any, device: torch.device) -> Runner:
     # The seam for the GPU path: a static-cache, CUDA-graph runner is chosen here for cuda.
     return DynamicCacheRunner(model, device)
@@ -104,7 +102,9 @@ class TransformersModel:
     transcript when it has none). Each blocking step (prompt tokenization, prefill, every
     forward) runs in a worker thread under the device's limiter; between steps the
     generation checks for cancellation, so cancelling the consumer stops it within one
-    forward pass. With a schema, tokens are masked by a ``reasoner.grammars`` grammar before
+    forward pass. The KV of every prompt is kept in a :class:`PrefixCache` (``prefix_cache``)
+    shared by all calls, so a later prompt that starts with the same tokens (the same
+    system text, tool list, examples) prefills only what differs. With a schema, tokens are masked by a ``reasoner.grammars`` grammar before
     sampling, tokens the grammar forces are appended without sampling, and generation ends
     when the grammar is complete (``finish_reason="grammar"``).
 
@@ -113,7 +113,10 @@ class TransformersModel:
         tokenizer: its transformers (fast) tokenizer.
         name: the name reported in usage and errors.
         device: where to run; the model is moved there.
-        dtype: weights dtype; default float32 on CPU, bfloat16 on CUDA.
+        dtype: weights and activations dtype, a torch dtype or a name (``"float32"``,
+            ``"bfloat16"``, ``"float16"``, ``"auto"``); default ``$REASONER_DTYPE``, else
+            auto: bfloat16 on CUDA and on CPUs with AMX/AVX512-BF16, float32 elsewhere.
+        prefix_cache_bytes: the most bytes of prompt-prefix KV kept (0: no prefix cache).
     """
 
     def __init__(
@@ -123,17 +126,19 @@ class TransformersModel:
         *,
         name: str,
         device: str | torch.device = "cpu",
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
+        prefix_cache_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.name = name
         self.device = torch.device(device)
-        self.dtype = dtype or _default_dtype(self.device)
+        self.dtype = resolve_dtype(dtype, self.device)
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.tokenizer = tokenizer
         self.eos_ids = _eos_ids(model, tokenizer)
         if not self.eos_ids:
             raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
         self._runner = _runner_for(self.model, self.device)
+        self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self._closers: torch.Tensor | None = None
 
     refines_schema = True  # stream() takes refine= (see reasoner.models.Model)
@@ -148,7 +153,7 @@ class TransformersModel:
         *,
         name: str | None = None,
         device: str | torch.device = "cpu",
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         adapter: str | Path | None = None,
     ) -> TransformersModel:
         """Load a model and tokenizer saved with ``save_pretrained`` in a local folder (blocking;
@@ -164,13 +169,16 @@ class TransformersModel:
         if not (folder / "config.json").is_file():
             raise ModelUnavailable(f"no model at {folder}: expected a folder with config.json, weights and tokenizer files")
         dev = torch.device(device)
-        dtype = dtype or _default_dtype(dev)
+        dtype = resolve_dtype(dtype, dev)
+        # an adapter's small deltas are merged in float32 (bf16's 8-bit mantissa would round
+        # many of them away), and the merged weights cast afterwards
+        load_dtype = torch.float32 if adapter is not None else dtype
         try:
             with quiet_progress():
                 tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
                 model = AutoModelForCausalLM.from_pretrained(
                     folder,
-                    dtype=dtype,
+                    dtype=load_dtype,
                     local_files_only=True,
                     attn_implementation=select_attention(dev, dtype).implementation,
                 )
@@ -191,7 +199,7 @@ class TransformersModel:
         seed: int = 0,
         name: str = "random",
         device: str | torch.device = "cpu",
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
     ) -> TransformersModel:
         """A model with random weights (seeded, without touching the global RNG) built from a
         transformers config; speed and grammar tests do not depend on weight values."""
@@ -232,6 +240,7 @@ class TransformersModel:
             vocab_limit=len(self.tokenizer),
             generator=generator,
             closer_ids=self._closer_ids() if grammar is not None and (opts.close_within or opts.close_on_repeat) else None,
+            prefix_cache=self.prefix_cache if self.prefix_cache.max_bytes else None,
         )
         detok = IncrementalDetokenizer(self.tokenizer)
         stops = StopMatcher(opts.stop)
@@ -245,8 +254,9 @@ class TransformersModel:
                     text += rest if hit_stop else rest + stops.flush()
                     finish = "stop" if hit_stop else finish
                 usage = Usage(
-                    self.name, len(prompt_ids), len(gen.completion_ids), gen.forced_count, time.perf_counter() - started
-                )
+                    self.name, len(prompt_ids), len(gen.completion_ids), gen.forced_count, time.perf_counter() - started,
+                    cached_tokens=min(gen.cached_tokens, len(prompt_ids)),
+                )  # fmt: skip
                 yield Delta(text, step.tokens, finish, usage)
                 return
             if text or step.tokens:
@@ -321,6 +331,7 @@ def random_llama(
     seed: int = 0,
     name: str = "random-llama",
     device: str | torch.device = "cpu",
+    dtype: torch.dtype | str | None = None,
 ) -> TransformersModel:
     """A tiny random-weight Llama around a real tokenizer, for tests and benchmarks.
 
@@ -349,4 +360,4 @@ def random_llama(
         pad_token_id=eos,
         tie_word_embeddings=True,
     )
-    return TransformersModel.from_config(config, tokenizer, seed=seed, name=name, device=device)
+    return TransformersModel.from_config(config, tokenizer, seed=seed, name=name, device=device, dtype=dtype)

@@ -117,13 +117,16 @@ class GenerateOptions:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts and wall time of one generation. ``forced_tokens`` (appended by the
-    grammar without a sampling step) are included in ``completion_tokens``."""
+    grammar without a sampling step) are included in ``completion_tokens``;
+    ``cached_tokens`` (prompt tokens whose KV a local model reused from its prefix cache
+    instead of computing it) are included in ``prompt_tokens``."""
 
     model: str
     prompt_tokens: int
     completion_tokens: int
     forced_tokens: int = 0
     seconds: float = 0.0
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)

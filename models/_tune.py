@@ -109,11 +109,9 @@ class TrainResult:
 
 def cpu_supports_bf16() -> bool:
     """Whether this CPU has native bfloat16 arithmetic (AMX or avx512_bf16), per /proc/cpuinfo."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("amx_bf16", "avx512_bf16"))
+    from reasoner.models._dtype import cpu_bf16_support
+
+    return cpu_bf16_support() is not None
 
 
 def _dtype(config: LoraConfig, device: torch.device) -> torch.dtype:

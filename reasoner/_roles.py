@@ -220,6 +220,7 @@ class Session:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             forced_tokens=usage.forced_tokens,
+            cached_tokens=usage.cached_tokens,
             seconds=round(seconds, 4),
         )
 

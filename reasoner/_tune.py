@@ -227,7 +227,8 @@ def tune(
     held_out = held_out_all[:eval_limit] if eval_limit is not None else held_out_all
     samples = training_samples(train, registries, weights=weights, seed=config.seed)
     folder = Path(out).expanduser()
-    loader = load or (lambda name: load_model(name, device=device))
+    # float32 weights: training casts to its own dtype, and scores compare as before
+    loader = load or (lambda name: load_model(name, device=device, dtype="float32"))
 
     base_model = loader(base)
     if not isinstance(base_model, TransformersModel):

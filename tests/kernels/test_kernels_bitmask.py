@@ -162,3 +162,14 @@ def test_triton_kernel_matches_reference_in_the_interpreter(vocab: int, covered:
     logits = torch.randn(batch, vocab, generator=gen)
     expected = apply_token_bitmask_reference(logits.clone(), mask)
     assert torch.equal(apply_token_bitmask_triton(logits.clone(), mask), expected)
+
+
+@pytest.mark.gpu
+@cuda
+def test_a_pinned_bitmask_applies_like_a_pageable_one() -> None:
+    mask = allocate_token_bitmask(100, pin_memory=True)
+    assert mask.is_pinned() and mask.device.type == "cpu" and mask.shape == (4,)
+    mask[0] = 0b1011
+    logits = torch.randn(1, 128, device="cuda")
+    expected = apply_token_bitmask_reference(logits.clone(), mask.clone())
+    assert torch.equal(apply_token_bitmask(logits, mask), expected)

@@ -67,6 +67,7 @@ async def test_schema_constrained_output_parses_and_validates(tiny_model: Transf
 async def test_forced_tokens_are_appended_without_sampling(
     tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tiny_model.prefix_cache.clear()  # an earlier test's call may have cached this prompt
     counter = CountingForward(tiny_model, monkeypatch)
     deltas = await _collect(tiny_model, schema=CONST_KEY, max_tokens=100)
     text = "".join(d.text for d in deltas)
@@ -79,6 +80,7 @@ async def test_forced_tokens_are_appended_without_sampling(
     sampled = usage.completion_tokens - usage.forced_tokens
     assert len(counter.calls) == sampled  # one forward per sampled token, none per forced one
     # the prompt and the forced prefix go through the cache in one prefill
+    assert usage.cached_tokens == 0
     assert counter.calls[0] == usage.prompt_tokens + len(deltas[0].token_ids)
 
 

@@ -30,7 +30,7 @@ def _samples(n: int = 6) -> list[tuple[list[Message], str]]:
 
 
 def _fresh(tokenizer: Any) -> TransformersModel:
-    return random_llama(tokenizer, vocab_size=len(tokenizer) + 64, seed=0)
+    return random_llama(tokenizer, vocab_size=len(tokenizer) + 64, seed=0, dtype="float32")
 
 
 def test_the_loss_covers_only_the_reply_and_its_end(smol_tokenizer: Any) -> None:
