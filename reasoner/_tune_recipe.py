@@ -70,7 +70,7 @@ _TOPICS = [
 ]
 
 _PRACTICE: dict[str, list[Any]] = {
-    "text": ["the quick brown fox jumps over the lazy dog", "plans run in parallel where they can", "small models need good data",
+    "text": ["seven small tools answer most questions here", "plans run in parallel where they can", "small models need good data",
              "a knot is one nautical mile per hour", "measure twice and cut once", "every answer cites its tools", "hello world"],
     "d": ["2024-01-15", "2024-02-29", "2024-03-10", "2024-04-01", "2024-06-21", "2024-09-02", "2024-12-25", "2025-01-01", "2025-03-31"],
     "country": sorted(COUNTRIES),
