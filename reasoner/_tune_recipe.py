@@ -70,7 +70,7 @@ _TOPICS = [
 ]
 
 _PRACTICE: dict[str, list[Any]] = {
-    "text": ["the quick brown fox jumps over the lazy dog", "plans run in parallel where they can", "small models need good data",
+    "text": ["seven small tools answer most questions here", "plans run in parallel where they can", "small models need good data",
              "a knot is one nautical mile per hour", "measure twice and cut once", "every answer cites its tools", "hello world"],
     "d": ["2024-01-15", "2024-02-29", "2024-03-10", "2024-04-01", "2024-06-21", "2024-09-02", "2024-12-25", "2025-01-01", "2025-03-31"],
     "country": sorted(COUNTRIES),
@@ -90,7 +90,7 @@ SEEDS: list[dict[str, Any]] = [
         "I need the last close for {{co.name}}.",
     ])],
     # one price on a day
-    *[{"id": f"price-date-{i}", "n": 6, "question": q, "plan": _P1_DATE, "answer": _PRICE_ANSWER} for i, q in enumerate([
+    *[{"id": f"price-date-{i}", "n": 10, "question": q, "plan": _P1_DATE, "answer": _PRICE_ANSWER} for i, q in enumerate([
         "What was {{co.name}}'s closing price on {{date}}?",
         "{{co.ticker}} close on {{date}}?",
         "How much did {{co.name}} stock cost at the close of {{date}}?",
@@ -128,7 +128,7 @@ SEEDS: list[dict[str, Any]] = [
     # arithmetic on prices: variables bound to results, never numbers copied from memory
     *[{"id": f"calc-shares-{i}", "question": q,
        "plan": {"nodes": [_price(1, "co"), {"id": 2, "tool": "calculator", "args": {"expression": "p * {{n}}", "variables": {"p": _ref(1, "close")}}}]},
-       "n": 6, "values": {"n": [2, 3, 4, 5, 7, 8, 10, 12, 15, 20, 25, 40, 50, 100]},
+       "n": 10, "values": {"n": [2, 3, 4, 5, 7, 8, 10, 12, 15, 20, 25, 40, 50, 100]},
        "answer": "{{n}} shares of {{$1.name}} at {{$1.close}} {{$1.currency}} cost {{$2.text}} {{$1.currency}} (sample data)."} for i, q in enumerate([
         "How much would {{n}} shares of {{co.name}} cost at the last close?",
         "Price of {{n}} {{co.ticker}} shares at the latest sample price?",
@@ -148,6 +148,10 @@ SEEDS: list[dict[str, Any]] = [
          "{{$1.name}} went from {{$1.close}} to {{$2.close}}, a change of {{$3.text}} {{$1.currency}} (sample data)."),
         ("What was the percentage change in {{co.ticker}} between {{date1}} and {{date2}}?", "(b - a) / a * 100",
          "{{$1.name}} changed by {{$3.text}}% from {{$1.close}} to {{$2.close}} (sample data)."),
+        ("How far did {{co.name}} shares drop or climb from {{date1}} to {{date2}}?", "b - a",
+         "{{$1.name}} went from {{$1.close}} on {{$1.date}} to {{$2.close}} on {{$2.date}}: {{$3.text}} {{$1.currency}} (sample data)."),
+        ("{{co.ticker}}: gain in percent from {{date1}} to {{date2}}?", "(b - a) / a * 100",
+         "{{$1.ticker}} moved {{$3.text}}% between {{$1.date}} and {{$2.date}} (sample data)."),
     ])],
     *[{"id": f"calc-pair-{i}", "n": 6, "question": q,
        "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), {"id": 3, "tool": "calculator", "args": {"expression": e, "variables": {"a": _ref(1, "close"), "b": _ref(2, "close")}}}]},
@@ -231,15 +235,21 @@ SEEDS: list[dict[str, Any]] = [
                         {"f": "GiB", "t": "MiB", "fn": "gibibytes", "tn": "mebibytes"}, {"f": "mph", "t": "km/h", "fn": "miles per hour", "tn": "km/h"},
                         {"f": "m/s", "t": "km/h", "fn": "metres per second", "tn": "kilometres per hour"}, {"f": "yd", "t": "m", "fn": "yards", "tn": "metres"},
                         {"f": "g", "t": "oz", "fn": "grams", "tn": "ounces"}, {"f": "kn", "t": "mph", "fn": "knots", "tn": "miles per hour"},
-                        {"f": "°C", "t": "K", "fn": "degrees Celsius", "tn": "kelvin"}, {"f": "MB", "t": "kB", "fn": "megabytes", "tn": "kilobytes"}]},
+                        {"f": "°C", "t": "K", "fn": "degrees Celsius", "tn": "kelvin"}, {"f": "MB", "t": "kB", "fn": "megabytes", "tn": "kilobytes"},
+                        {"f": "wk", "t": "h", "fn": "weeks", "tn": "hours"}, {"f": "d", "t": "s", "fn": "days", "tn": "seconds"},
+                        {"f": "h", "t": "s", "fn": "hours", "tn": "seconds"}, {"f": "min", "t": "s", "fn": "minutes", "tn": "seconds"},
+                        {"f": "GB", "t": "kB", "fn": "gigabytes", "tn": "kilobytes"}, {"f": "TiB", "t": "GiB", "fn": "tebibytes", "tn": "gibibytes"},
+                        {"f": "km/h", "t": "m/s", "fn": "km/h", "tn": "metres per second"}, {"f": "K", "t": "°C", "fn": "kelvin", "tn": "degrees Celsius"},
+                        {"f": "lb", "t": "g", "fn": "pounds", "tn": "grams"}, {"f": "kg", "t": "oz", "fn": "kilograms", "tn": "ounces"}]},
        "answer": "{{v}} {{u.fn}} is {{$1.result}} {{u.tn}}."} for i, q in enumerate([
         "Convert {{v}} {{u.fn}} to {{u.tn}}.",
         "How many {{u.tn}} is {{v}} {{u.fn}}?",
         "{{v}} {{u.fn}} in {{u.tn}}?",
+        "{{v}} {{u.fn}}: how much is that in {{u.tn}}?",
     ])],
     # plain arithmetic
     *[{"id": f"calc-{i}", "question": q, "plan": {"nodes": [{"id": 1, "tool": "calculator", "args": {"expression": e}}]},
-       "values": {"a": [3, 6, 9, 14, 18, 27, 33, 48, 56, 64, 81, 125, 144, 360, 729, 1024], "b": [2, 3, 4, 5, 6, 8, 11, 12, 16], "p": [5, 10, 12, 20, 25, 35, 40, 75]},
+       "values": {"a": [3, 6, 9, 14, 18, 27, 33, 48, 56, 64, 81, 125, 144, 360, 729, 1024], "b": [2, 3, 4, 5, 6, 8, 11, 12, 16], "p": [5, 10, 12, 20, 25, 35, 40, 75], "k": [2, 3, 4, 5, 6, 8, 10, 12]},
        "answer": "{{$1.expression}} = {{$1.text}}."} for i, (q, e) in enumerate([
         ("What is {{a}} multiplied by {{b}}?", "{{a}} * {{b}}"),
         ("Calculate {{a}} plus {{b}}, times {{b2}}.", "({{a}} + {{b}}) * {{b2}}"),
@@ -250,6 +260,14 @@ SEEDS: list[dict[str, Any]] = [
         ("What is the base-10 logarithm of {{a}}?", "log10({{a}})"),
         ("Compute {{a}} minus {{b}} squared.", "{{a}} - {{b}} ** 2"),
         ("What is e to the power of {{b}}?", "exp({{b}})"),
+        ("Work out ({{a}} - {{b}}) * {{b2}}.", "({{a}} - {{b}}) * {{b2}}"),
+        ("What do you get from ({{a}} + {{b}}) / {{b2}}?", "({{a}} + {{b}}) / {{b2}}"),
+        ("{{b}} to the power of {{k}}?", "{{b}} ** {{k}}"),
+        ("Natural log of {{a}}?", "log({{a}})"),
+        ("Take {{a}} over {{b}} and round it to 2 decimals.", "round({{a}} / {{b}}, 2)"),
+        ("Multiply pi by {{b}}.", "pi * {{b}}"),
+        ("Square root of {{a}}, times {{b}}?", "sqrt({{a}}) * {{b}}"),
+        ("log base 10 of {{a}}, please", "log10({{a}})"),
     ])],
     # facts from the search corpus: answered from the snippet
     {"id": "fact", "n": 28, "question": "{{f.q}}", "plan": {"nodes": [{"id": 1, "tool": "search", "args": {"query": "{{f.query}}"}}]},
@@ -269,13 +287,10 @@ SEEDS: list[dict[str, Any]] = [
          {"q": "How high is Mont Blanc?", "query": "Mont Blanc height", "a": "Mont Blanc is about 4,806 metres high."},
          {"q": "How long is the Amazon River?", "query": "Amazon River length", "a": "The Amazon River is about 6,400 kilometres long."},
          {"q": "How big is the Sahara?", "query": "Sahara size", "a": "The Sahara covers about 9.2 million square kilometres."},
-         {"q": "How many feet are in a mile?", "query": "mile feet", "a": "A mile is 5,280 feet (1,609.344 metres)."},
          {"q": "How fast does light travel?", "query": "speed of light", "a": "Light travels at 299,792,458 metres per second."},
          {"q": "What is standard gravity on Earth?", "query": "Earth gravity", "a": "Standard gravity is 9.80665 metres per second squared."},
-         {"q": "How many kilograms is a pound?", "query": "pound kilograms", "a": "A pound is exactly 0.45359237 kilograms."},
          {"q": "At what temperature does water boil in Fahrenheit?", "query": "water boils Fahrenheit", "a": "Water boils at 212 degrees Fahrenheit (100 degrees Celsius) at sea level."},
          {"q": "How long does sunlight take to reach Earth?", "query": "sunlight time to Earth", "a": "Sunlight takes about 8 minutes and 20 seconds to reach Earth."},
-         {"q": "What is a knot in kilometres per hour?", "query": "knot speed", "a": "A knot is exactly 1.852 kilometres per hour."},
          {"q": "When did Microsoft launch Azure?", "query": "Azure launched", "a": "Microsoft Azure was launched in 2010."},
          {"q": "What does a stock's closing price mean?", "query": "closing price", "a": "A stock's closing price is the last price at which it traded during a regular session."},
      ]},
