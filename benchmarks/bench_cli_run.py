@@ -28,7 +28,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site
 from _baseline import baseline_tree  # noqa: E402
 from _cpu import commit, cpu, load  # noqa: E402
 
-REPEATS = 3
+REPEATS = 2
 QUESTION = "Which three cloud providers are largest, what are their latest stock prices, and chart them"
 
 
