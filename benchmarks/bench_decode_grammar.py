@@ -91,8 +91,11 @@ class CountingRunner:
         self.fed = 0
         self.prefill_end = 0.0
 
-    def new_cache(self) -> Any:
-        return self.inner.new_cache()
+    def new_cache(self, prefix: Any = None) -> Any:
+        return self.inner.new_cache(prefix)
+
+    def export(self, cache: Any) -> Any:
+        return self.inner.export(cache)
 
     def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
         logits: torch.Tensor = self.inner.forward(token_ids, cache)
@@ -188,7 +191,8 @@ def measure() -> None:
     registry = ToolRegistry.of(demo_tools())
     schema = plan_schema(registry, **SCHEMA_OPTIONS)
     messages = plan_messages(QUESTION, registry)  # the loop's default prompt: no worked examples
-    model = load_smollm2()
+    model = load_smollm2(dtype="float32")
+    model.prefix_cache.max_bytes = 0  # every run prefills its whole prompt (bench_prefix_cache.py measures the cache)
     runner = CountingRunner(model._runner)
     model._runner = runner  # the loop reads the runner at each generation
     # the loop compiles through the same cache, so it gets this grammar: time its matchers

@@ -4,7 +4,9 @@
   :class:`Message`, :class:`GenerateOptions`, :class:`Delta`, :class:`Usage`,
   :class:`Completion`.
 - :class:`TransformersModel`: a local transformers model driven by our decode loop
-  (grammar mask, forced tokens, KV cache); :func:`random_llama` builds a tiny one.
+  (grammar mask, forced tokens, KV cache, a prefix KV cache shared by its calls; bf16
+  where the hardware has it, ``dtype=`` or ``$REASONER_DTYPE`` to choose);
+  :func:`random_llama` builds a tiny one.
 - :func:`load_model`: a catalog name (``"smollm2-135m"``, the embedded default) or a
   local folder. The embedded model's cache lives under :func:`reasoner_home`
   (``$REASONER_HOME``, default ``~/.cache/reasoner``); :func:`ensure_smollm2` builds it.

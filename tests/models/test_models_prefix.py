@@ -201,3 +201,23 @@ async def test_cuda_decodes_the_same_tokens_with_the_prefix_cache(smol_tokenizer
     uncached = random_llama(smol_tokenizer, seed=3, device="cuda", dtype="float32")
     uncached.prefix_cache.max_bytes = 0
     await _same_with_and_without(cached, uncached, [None, PLAN], max_tokens=24)
+
+
+async def test_concurrent_generations_share_the_cache_and_decode_as_alone(smol_tokenizer: Any) -> None:
+    import anyio
+
+    cached = random_llama(smol_tokenizer, seed=6, dtype="float32")
+    alone = random_llama(smol_tokenizer, seed=6, dtype="float32")
+    alone.prefix_cache.max_bytes = 0
+    expected = [await _greedy(alone, q, PLAN, 16) for q in QUESTIONS * 2]
+    await _greedy(cached, "Something else entirely.", None, 2)  # the system prompt is now cached
+    got: dict[int, Reply] = {}
+
+    async def one(i: int, question: str) -> None:
+        got[i] = await _greedy(cached, question, PLAN, 16)
+
+    async with anyio.create_task_group() as tg:  # steps interleave under the device limiter
+        for i, question in enumerate(QUESTIONS * 2):
+            tg.start_soon(one, i, question)
+    assert [got[i].token_ids for i in range(len(expected))] == [r.token_ids for r in expected]
+    assert all(got[i].usage.cached_tokens > 40 for i in got)
