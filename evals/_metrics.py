@@ -85,15 +85,15 @@ def _refs(value: Any) -> list[Any]:
 
 
 def plan_valid(plan: Plan, tools: Collection[str] | None = None) -> bool:
-    """True when ``plan`` is well formed: a non-empty ``nodes`` list, ids 1, 2, 3, ... in
-    order, each node with a string ``tool`` (one of ``tools`` when given) and an object
-    ``args``, and every ``{"$ref": k}`` pointing to an earlier node."""
+    """True when ``plan`` is well formed: a ``nodes`` list (empty: no tool applies), ids 1,
+    2, 3, ... in order, each node with a string ``tool`` (one of ``tools`` when given) and
+    an object ``args``, and every ``{"$ref": k}`` pointing to an earlier node."""
     if isinstance(plan, str):
         try:
             plan = json.loads(plan)
         except ValueError:
             return False
-    if not isinstance(plan, Mapping) or not isinstance(plan.get("nodes"), list) or not plan["nodes"]:
+    if not isinstance(plan, Mapping) or not isinstance(plan.get("nodes"), list):
         return False
     for position, node in enumerate(plan["nodes"], start=1):
         if not isinstance(node, Mapping):

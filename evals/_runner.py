@@ -140,7 +140,7 @@ def _watch(events: Sequence[Event]) -> _Watched:
         elif event.type == "model.fallback" and data.get("role") == "planner":
             fallbacks += 1
             plan_errors.append(f"{data.get('model')}: {data.get('reason')}")
-        elif event.type == "join.decision" and data.get("by") == "loop":  # the loop replans after an invalid plan
+        elif event.type == "join.decision" and data.get("by") == "loop" and data.get("action") == "replan":  # after an invalid plan
             plan_errors.append(str(data.get("reason", "")))
         elif event.type == "run.completed":
             value = data.get("answer")

@@ -12,6 +12,7 @@ from typing import Any, Final, Protocol
 from reasoner.errors import GrammarError, UsageError
 from reasoner.grammars._matcher import GrammarMatcher, TokenizerFacts, encode
 from reasoner.grammars._support import BACKENDS, UnenforcedKeyword, prepare_schema
+from reasoner.grammars._unsat import unsatisfiable
 from reasoner.grammars._validate import validate_instance
 
 __all__ = ["DEFAULT_BACKEND", "CompiledGrammar", "clear_caches", "compile_json_schema"]
@@ -153,6 +154,10 @@ def _unenforced_error(backend: str, unenforced: tuple[UnenforcedKeyword, ...]) -
 def _compile(schema: dict[str, Any] | bool, tokenizer: Any, backend: str, *, strict: bool) -> CompiledGrammar:
     if not isinstance(schema, dict | bool):
         raise UsageError(f"a JSON Schema is an object or a boolean, got {type(schema).__name__}")
+    impossible = unsatisfiable(schema)
+    if impossible is not None:
+        keyword, why = impossible
+        raise GrammarError(f"no value can satisfy this schema: {why}", keyword=keyword)
     prepared = prepare_schema(schema, backend)
     if strict and prepared.unenforced:
         raise _unenforced_error(backend, prepared.unenforced)

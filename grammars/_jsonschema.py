@@ -300,7 +300,58 @@ def _additional_properties(validator: Any, extra: Any, instance: Any, schema: Ma
         yield ValidationError(f"Additional properties are not allowed ({listed} {'was' if len(extras) == 1 else 'were'} unexpected)")
 
 
-_LINEAR = {"pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties}
+def _evaluated_keys(validator: Any, instance: Mapping[str, Any], schema: Any) -> set[str]:
+    """The keys of ``instance`` that ``schema`` evaluates (what ``unevaluatedProperties``
+    leaves out), as JSON Schema 2020-12 defines them: through ``$ref``, ``properties``,
+    ``patternProperties`` (on RE2), ``additionalProperties``, ``unevaluatedProperties``,
+    ``dependentSchemas`` and the subschemas of ``allOf``/``anyOf``/``oneOf``/``if`` that the
+    instance satisfies."""
+    if not isinstance(schema, Mapping):
+        return set()
+    keys: set[str] = set()
+    for keyword in ("$ref", "$dynamicRef"):
+        if isinstance(schema.get(keyword), str):
+            resolved = validator._resolver.lookup(schema[keyword])
+            keys |= _evaluated_keys(validator.evolve(schema=resolved.contents, _resolver=resolved.resolver), instance, resolved.contents)
+    if isinstance(schema.get("properties"), Mapping):
+        keys |= schema["properties"].keys() & instance.keys()
+    for pattern in schema.get("patternProperties", {}) if isinstance(schema.get("patternProperties"), Mapping) else ():
+        keys |= {key for key in instance if linear_search(pattern, key)}
+    for keyword in ("additionalProperties", "unevaluatedProperties"):
+        if keyword in schema:
+            keys |= {key for key, value in instance.items() if validator.evolve(schema=schema[keyword]).is_valid(value)}
+    for name, sub in (schema.get("dependentSchemas") or {}).items():
+        if name in instance:
+            keys |= _evaluated_keys(validator, instance, sub)
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword, ()):
+            if validator.evolve(schema=sub).is_valid(instance):
+                keys |= _evaluated_keys(validator, instance, sub)
+    if "if" in schema:
+        if validator.evolve(schema=schema["if"]).is_valid(instance):
+            keys |= _evaluated_keys(validator, instance, schema["if"]) | _evaluated_keys(validator, instance, schema.get("then", {}))
+        else:
+            keys |= _evaluated_keys(validator, instance, schema.get("else", {}))
+    return keys
+
+
+def _unevaluated_properties(validator: Any, unevaluated: Any, instance: Any, schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    evaluated = _evaluated_keys(validator, instance, schema)
+    bad = [key for key in instance if key not in evaluated and not validator.evolve(schema=unevaluated).is_valid(instance[key])]
+    if bad:
+        listed = ", ".join(repr(k) for k in sorted(bad, key=str)[:10])
+        how = "are not allowed" if unevaluated is False else "are not valid under the given schema"
+        yield ValidationError(f"Unevaluated properties {how} ({listed} {'was' if len(bad) == 1 else 'were'} unexpected)")
+
+
+_LINEAR = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+    "unevaluatedProperties": _unevaluated_properties,
+}
 LinearValidator: Final = validators.extend(Draft202012Validator, validators=_LINEAR)
 _by_draft: dict[Any, Any] = {Draft202012Validator: LinearValidator}
 

@@ -252,7 +252,7 @@ def role_samples(example: TuneExample, registry: ToolRegistry, roles: Sequence[R
         if step.observations is None:
             break
         seen = seen + _observations(plan, step.observations)
-        if step.join is not None and "joiner" in roles:
+        if step.join is not None and plan.nodes and "joiner" in roles:  # an empty plan is answered without a join
             out.append(RoleSample("joiner", tuple(join_messages(question, seen)), step.join.text()))
         reason = step.join.reason if step.join is not None else None
     complete = all(s.observations is not None for s in steps)

@@ -168,8 +168,6 @@ class Plan:
         raw_nodes = data["nodes"]
         if not isinstance(raw_nodes, list):
             raise PlanError(f"'nodes' must be an array of nodes, got {_kind(raw_nodes)}")
-        if not raw_nodes:
-            raise PlanError("the plan has no nodes; a plan needs at least one tool call")
         try:
             return cls(tuple(Node.from_dict(raw, expected_id=first_id + i) for i, raw in enumerate(raw_nodes)))
         except RecursionError as exc:

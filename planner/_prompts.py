@@ -143,14 +143,17 @@ _DANGLING = re.compile(r"(?:\s+(?:e\.g\.|such as|such|like|or|and|of|the|a|an|to
 
 
 def brief(text: str, limit: int) -> str:
-    """The first sentence of ``text`` (its first line, up to ". " or "; "), cut at a word
-    boundary to at most ``limit`` characters; a cut never leaves an open quote or
+    """The first sentence of ``text`` (its first line, up to ". " or "; "), cut at a clause
+    or word boundary to at most ``limit`` characters; a cut never leaves an open quote or
     parenthesis or a dangling "e.g."."""
     first = text.strip().split("\n", 1)[0].strip()
     first = re.split(r"(?<=[^.\s]{2})\. |; ", first, maxsplit=1)[0].rstrip(" .")
     if len(first) <= limit:
         return first
     cut = first[: limit + 1].rsplit(" ", 1)[0] if " " in first[:limit] else first[:limit]
+    clause = max((m.start() for m in re.finditer(r", (?!e\.g\.)", cut)), default=-1)
+    if clause >= limit // 3:  # end at a clause rather than mid-phrase ("..., from a bundled")
+        cut = cut[:clause]
     while True:
         before = cut
         if cut.count('"') % 2:
@@ -193,7 +196,8 @@ def planner_system(registry: ToolRegistry) -> str:
     tools = "\n".join(_signature(spec) for spec in registry)
     return (
         'Plan the tool calls that answer the question. An argument may be {"$ref":ID,"path":"field"}, '
-        'a field of an earlier result ("a.0" is item 0 of a). Omit optional arguments you do not need.\nTools:\n' + tools
+        'a field of an earlier result ("a.0" is item 0 of a). Omit optional arguments you do not need. '
+        'If no tool helps, reply {"nodes":[]}.\nTools:\n' + tools
     )
 
 
@@ -201,10 +205,19 @@ def _plan_json(plan: Plan | str | Mapping[str, Any]) -> str:
     return (plan if isinstance(plan, Plan) else Plan.from_json(plan)).to_json()
 
 
+def question_text(query: str, history: Sequence[Message] = ()) -> str:
+    """``Question: <query>``, after the earlier turns of a conversation when there are any."""
+    if not history:
+        return f"Question: {query}"
+    turns = "\n".join(f"{m.role}: {m.content}" for m in history)
+    return f"Conversation so far:\n{turns}\n\nQuestion: {query}"
+
+
 def plan_messages(
     query: str,
     registry: ToolRegistry,
     *,
+    history: Sequence[Message] = (),
     examples: Sequence[Example] = (),
     observations: Sequence[Observation] = (),
     replan_reason: str | None = None,
@@ -215,11 +228,12 @@ def plan_messages(
 
     When replanning, ``observations`` are the nodes run so far (their ids stay valid as
     refs), ``replan_reason`` is the joiner's reason, and new ids start at ``first_id``.
+    ``history`` holds the earlier turns of a conversation (shown before the question).
     """
     messages = [Message("system", planner_system(registry))]
     for question, plan in examples:  # worked examples as earlier turns: small models follow these best
         messages += [Message("user", f"Question: {question}"), Message("assistant", _plan_json(plan))]
-    user = f"Question: {query}"
+    user = question_text(query, history)
     if observations:
         user += "\n\nResults so far:\n" + format_observations(observations, observation_chars)
     if replan_reason:
@@ -235,14 +249,16 @@ def format_observations(observations: Sequence[Observation], limit: int = _OBSER
     return "\n".join(o.line(limit) for o in observations)
 
 
-def join_messages(query: str, observations: Sequence[Observation], *, observation_chars: int = _OBSERVATION_CHARS) -> list[Message]:
+def join_messages(
+    query: str, observations: Sequence[Observation], *, history: Sequence[Message] = (), observation_chars: int = _OBSERVATION_CHARS
+) -> list[Message]:
     """Messages asking the joiner whether the results answer the question (``JOIN_SCHEMA``)."""
     system = (
         "You check whether tool results are enough to answer a question. Reply "
         '{"action":"finish"} when they are, or {"action":"replan","reason":"..."} '
         "saying what is missing when a tool failed or a needed fact is absent."
     )
-    user = f"Question: {query}\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
+    user = f"{question_text(query, history)}\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
     return [Message("system", system), Message("user", user)]
 
 
@@ -252,6 +268,7 @@ def answer_messages(
     *,
     structured: bool = False,
     missing: str | None = None,
+    history: Sequence[Message] = (),
     observation_chars: int = _OBSERVATION_CHARS,
 ) -> list[Message]:
     """Messages asking the answerer for the final answer from the results (``missing``: why
@@ -259,10 +276,14 @@ def answer_messages(
     system = (
         "Answer the question in one or two sentences, using only the tool results. Give "
         "numbers exactly as the results show them; if a tool failed, say what is missing."
+        if observations or missing
+        else "Answer the question in one or two sentences. No tool applies to it: answer it directly, and say so when you cannot."
     )
     if structured:
         system += " Reply with one JSON object in the requested format."
-    user = f"Question: {query}\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
+    user = question_text(query, history)
+    if observations or missing:
+        user += f"\n\nResults:\n{format_observations(observations, observation_chars) or '(none)'}"
     if missing:
         user += f"\n\nThe results are incomplete ({missing}): answer what they can, and say what is missing."
     return [Message("system", system), Message("user", user)]

@@ -1,6 +1,9 @@
 """Tool retrieval: above a threshold of tools, the planner sees (and its grammar allows)
 only the top-k tools for the question, ranked by BM25 over each tool's name, description
-and parameter names and docs.
+and parameter names and docs. Two additions find tools a question implies without naming
+them: a few hint patterns add words to the query (a date adds "date", "difference" or
+"%" add "arithmetic"), and a tool whose output feeds a chosen tool's required parameter
+(``search`` returns ``tickers``, ``stock_price`` needs a ``ticker``) joins the selection.
 
 Pure Python, no index to download: a registry of 1,000 tools is indexed in tens of
 milliseconds and queried in about a millisecond. Words are lower-cased, split at
@@ -31,6 +34,18 @@ _STOP = frozenset(
 )  # fmt: skip
 # BM25 parameters (Robertson's defaults); names count three times: they say most
 _K1, _B, _NAME_WEIGHT = 1.2, 0.75, 3
+# What a question implies without naming it: words added to the query when a pattern matches
+_HINTS = (
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b(?:yesterday|today|tomorrow)\b", re.I), "date day"),
+    (
+        re.compile(
+            r"%|\b(?:differ\w*|doubl\w*|tripl\w*|half|halve\w*|total|sum|average|mean|ratio|percent\w*|times|plus|minus"
+            r"|divid\w*|multipl\w*|combined|gain\w*|fall|fell|drop\w*|rise|rose|increase\w*|decrease\w*|squared?|root)\b",
+            re.I,
+        ),
+        "arithmetic calculate math",
+    ),
+)
 
 
 def _stem(word: str) -> str:
@@ -80,8 +95,13 @@ class ToolRetriever:
         self._names: list[str] = []
         self._docs: list[Counter[str]] = []
         self._lengths: list[int] = []
+        self._params: list[list[str]] = []  # required parameters, stemmed
+        self._fields: list[set[str]] = []  # output fields, stemmed
         for spec in registry:
             terms = _tool_words(spec)
+            self._params.append([_stem(p.lower()) for p in spec.input_schema.get("required", ())])
+            output = spec.output_schema.get("properties", {}) if isinstance(spec.output_schema, Mapping) else {}
+            self._fields.append({_stem(f.lower()) for f in output})
             self._names.append(spec.name)
             self._docs.append(Counter(terms))
             self._lengths.append(len(terms))
@@ -94,8 +114,10 @@ class ToolRetriever:
         return len(self._names)
 
     def scores(self, query: str) -> list[float]:
-        """The BM25 score of every tool for ``query``, in registry order."""
-        terms = [t for t in words(query) if t in self._idf]
+        """The BM25 score of every tool for ``query`` (with the words its hints imply: a
+        date, arithmetic), in registry order."""
+        implied = " ".join(extra for pattern, extra in _HINTS if pattern.search(query))
+        terms = [t for t in words(f"{query} {implied}") if t in self._idf]
         out = []
         for doc, length in zip(self._docs, self._lengths):
             norm = _K1 * (1 - _B + _B * length / self._avg) if self._avg else _K1
@@ -103,6 +125,20 @@ class ToolRetriever:
         return out
 
     def select(self, query: str, k: int) -> Retrieved:
-        """The ``k`` best tools for ``query`` (ties: registry order), best first."""
-        scored = sorted(enumerate(self.scores(query)), key=lambda pair: (-pair[1], pair[0]))[:k]
-        return Retrieved(tuple(self._names[i] for i, _ in scored), tuple(s for _, s in scored), len(self._names))
+        """The ``k`` best tools for ``query`` (ties: registry order), best first, then up to
+        ``k // 4`` producers: for a chosen tool's parameter that no chosen tool returns,
+        the best-scoring other tool whose output has that field (``tickers`` feeds
+        ``ticker``), when the question matches it at all."""
+        scores = self.scores(query)
+        ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+        chosen = ranked[:k]
+        for i in list(chosen):
+            if len(chosen) >= k + k // 4:
+                break
+            for param in self._params[i]:
+                if any(param in self._fields[j] for j in chosen if j != i):
+                    continue
+                producer = next((j for j in ranked[k:] if scores[j] > 0 and param in self._fields[j] and j not in chosen), None)
+                if producer is not None and len(chosen) < k + k // 4:
+                    chosen.append(producer)
+        return Retrieved(tuple(self._names[i] for i in chosen), tuple(scores[i] for i in chosen), len(self._names))

@@ -167,7 +167,7 @@ def _loose(inlined: list[tuple[str, Any]], max_nodes: int, max_string: int, max_
     schema = {
         "type": "object",
         "properties": {
-            "nodes": {"type": "array", "minItems": 1, "maxItems": max_nodes, "items": {"oneOf": branches}},
+            "nodes": {"type": "array", "minItems": 0, "maxItems": max_nodes, "items": {"oneOf": branches}},
         },
         "required": ["nodes"],
         "additionalProperties": False,
@@ -239,7 +239,7 @@ def _strict(
     schema: Schema = {
         "type": "object",
         "properties": {
-            "nodes": {"type": "array", "minItems": 1, "maxItems": max_nodes, "prefixItems": positions, "items": False},
+            "nodes": {"type": "array", "minItems": 0, "maxItems": max_nodes, "prefixItems": positions, "items": False},
         },
         "required": ["nodes"],
         "additionalProperties": False,

@@ -174,8 +174,8 @@ class PlanStreamParser:
             self._state = _END
         elif state == _END:
             raise PlanError(f"unexpected text after the end of the plan at character {at}: {char!r}; the plan ends at its closing '}}'")
-        elif state == _FIRST and char == "]":
-            raise PlanError("the plan has no nodes; a plan needs at least one tool call")
+        elif state == _FIRST and char == "]":  # an empty plan: no tool applies
+            self._state = _AFTER_ARRAY
         elif state == _AFTER_ARRAY and char == ",":
             raise PlanError("unexpected second top-level key; a plan is {\"nodes\":[...]} and nothing else")
         elif state in (_FIRST, _NEXT):

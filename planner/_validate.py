@@ -50,8 +50,6 @@ def validate(plan: Plan, registry: ToolRegistry, *, previous: Mapping[int, Node]
 
     Raises :class:`PlanError` with ``node_id`` set and a message naming the problem.
     """
-    if not plan.nodes:
-        raise PlanError("the plan has no nodes; a plan needs at least one tool call")
     seen: dict[int, Node] = dict(previous or {})
     for node in plan.nodes:
         validate_node(node, seen, registry)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 from typing import Any
 
 import anyio
 
-from reasoner._engine import Engine
+from reasoner._engine import Engine, Query
 from reasoner._loop import RunResult
 from reasoner._roles import Budget
 
@@ -16,18 +15,22 @@ __all__ = ["reason"]
 
 
 def reason(
-    query: str,
+    query: Query,
     tools: Iterable[Any] | None = None,
     output: Any = None,
     *,
     budget: Budget | None = None,
     **engine_options: Any,
 ) -> RunResult:
-    """Answer ``query`` with ``tools`` (sync). ``engine_options`` go to :class:`Engine`
+    """Answer ``query`` (a question, or a list of chat messages ending with one) with
+    ``tools`` (sync). ``engine_options`` go to :class:`Engine`
     (``planner=``, ``answerer=``, ``catalog=``, ...). From async code, use
     ``await Engine(...).reason(...)`` instead: this starts its own event loop.
 
     Raises what :meth:`Engine.reason` raises.
     """
-    engine = Engine(tools, **engine_options)
-    return anyio.run(partial(engine.reason, query, output=output, budget=budget))
+    async def answer() -> RunResult:
+        async with Engine(tools, **engine_options) as engine:
+            return await engine.reason(query, output=output, budget=budget)
+
+    return anyio.run(answer)

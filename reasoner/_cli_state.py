@@ -94,6 +94,8 @@ class RunState:
             self.decisions[event.iteration] = (str(d.get("action", "")), str(d.get("reason", "")))
             planner = (self.roles.get("planner") or ["the planner"])[0]
             self.phase = "answering" if d.get("action") == "finish" else f"replanning with {planner}"
+        elif kind == "answer.reset":
+            self.answer_text = ""
         elif kind == "answer.delta":
             self.answer_text += str(d.get("text", ""))
             self.phase = "answering"

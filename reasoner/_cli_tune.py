@@ -91,6 +91,7 @@ def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) ->
         expand_seeds,
         load_seeds,
         resolve_registry,
+        vary_registries,
     )
     from reasoner.events import load_trace
     from reasoner.planner._examples import load_examples
@@ -128,11 +129,21 @@ def _examples(args: argparse.Namespace, ctx: Context, recipe: dict[str, Any]) ->
         per_seed = args.per_seed or int(recipe.get("per_seed", 10))
         raws = expand_seeds(seeds, registry, per_seed=per_seed, seed=int(recipe.get("seed", 0)), pools=demo_pools() if args.tools == "demo" else None)
 
+        registries = {args.tools: registry}
+
         async def run_all() -> list[TuneExample | None]:
-            return [await complete(raw, registry) for raw in raws]
+            made = []
+            for raw in raws:
+                ref = str(raw.get("tools", args.tools))
+                if ref not in registries:
+                    registries[ref] = resolve_registry(ref)
+                made.append(await complete(raw, registries[ref]))
+            return made
 
         made = [e for e in anyio.run(run_all) if e is not None]
-        ctx.stderr.write(f"synthesized {len(made)} examples from {len(seeds)} seeds ({len(raws) - len(made)} dropped: invalid plan or failed call)\n")
+        ctx.stderr.write(f"synthesized {len(made)} examples from {len(seeds)} seeds ({len(raws) - len(made)} dropped: invalid plan, failed call or failed check)\n")
+        if recipe.get("vary"):
+            made = vary_registries(made, **recipe["vary"], seed=int(recipe.get("seed", 0)))
         out += made
     if args.synthesize and args.teacher:
         from reasoner._tune_teacher import teach

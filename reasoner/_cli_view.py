@@ -164,6 +164,8 @@ class PlainView:
                 self._in_answer = True
             self._out.write(str(d.get("text", "")))
             self._out.flush()
+        elif kind == "answer.reset" and self._in_answer:
+            self._out.write(f"\n(answer restarted: {d.get('reason')})\n")
         elif kind == "answer.completed":
             if not self._in_answer:
                 self._out.write("answer:\n" + state.answer_display())

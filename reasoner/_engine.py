@@ -19,7 +19,7 @@ from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Backoff, Runtime
 from reasoner.errors import UsageError
 from reasoner.events import Event, Recorder
-from reasoner.models import GenerateOptions, Model
+from reasoner.models import GenerateOptions, Message, Model
 from reasoner.planner import Node, Plan
 from reasoner.planner._prompts import Example
 from reasoner.planner._retrieval import Retrieved, ToolRetriever
@@ -29,6 +29,40 @@ if TYPE_CHECKING:
     from reasoner.models import Catalog
 
 __all__ = ["Engine"]
+
+
+# a question, or a conversation ending with one
+Query = str | Sequence[Message | Mapping[str, Any]]
+
+
+def conversation(query: Query) -> tuple[str, tuple[Message, ...]]:
+    """``(question, earlier turns)`` of a query: a string is the question alone; a list of
+    messages (``Message`` or ``{"role", "content"}`` dicts) must end with the user's.
+
+    Raises:
+        UsageError: an empty question, or a list that is not such a conversation.
+    """
+    if isinstance(query, str):
+        if not query.strip():
+            raise UsageError("the question is empty; ask something")
+        return query, ()
+    if not isinstance(query, Sequence) or not query:
+        raise UsageError(f"a query is a question string or a non-empty list of chat messages, got {type(query).__name__}")
+    messages = []
+    for i, item in enumerate(query):
+        if isinstance(item, Message):
+            messages.append(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("role"), str) and isinstance(item.get("content"), str):
+            try:
+                messages.append(Message(item["role"], item["content"]))
+            except UsageError as exc:
+                raise UsageError(f"messages[{i}]: {exc}") from exc
+        else:
+            raise UsageError(f"messages[{i}] must be a Message or a {{\"role\": ..., \"content\": \"...\"}} dict, got {item!r:.80}")
+    last = messages[-1]
+    if last.role != "user" or not last.content.strip():
+        raise UsageError(f"the last message must be the user's question; it is the {last.role}'s" + ("" if last.content.strip() else ", and empty"))
+    return last.content, tuple(messages[:-1])
 
 
 class Engine:
@@ -168,14 +202,29 @@ class Engine:
         self._retrievers: dict[tuple[str, ...], ToolRetriever] = {}
         self._options = GenerateOptions(temperature=temperature, top_p=top_p, seed=seed, grammar_backend=grammar_backend)
 
+    async def __aenter__(self) -> Engine:
+        await self._roles.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close what the engine opened: the models it loaded by name (a remote model's
+        connection pool). ``async with Engine(...) as engine:`` does it on exit; without it,
+        each remote call opens and closes its own connection."""
+        await self._roles.aclose()
+
     def role_models(self, role: str) -> list[str]:
         """The names of the models that serve ``role`` (``planner``, ``joiner``, ``answerer``), in fallback order."""
         if role not in ("planner", "joiner", "answerer"):
             raise UsageError(f"unknown role {role!r}: use planner, joiner or answerer")
         return self._roles.names(role)  # type: ignore[arg-type]
 
-    def _session(self, recorder: Recorder, budget: Budget | None, approve: Approver | None = None) -> Session:
-        session = Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options)
+    def _session(
+        self, recorder: Recorder, budget: Budget | None, history: Sequence[Message] = (), approve: Approver | None = None
+    ) -> Session:
+        session = Session(recorder, budget or self._budget, self._roles, call_timeout=self._call_timeout, options=self._options, history=history)
         session.approve = approve
         return session
 
@@ -194,7 +243,7 @@ class Engine:
 
     async def reason(
         self,
-        query: str,
+        query: Query,
         *,
         output: Any = None,
         budget: Budget | None = None,
@@ -205,7 +254,9 @@ class Engine:
         """Answer ``query``: plan, run the tools (starting while the plan decodes), join, answer.
 
         Args:
-            query: the question.
+            query: the question, or a conversation: a list of chat messages (``Message`` or
+                ``{"role", "content"}`` dicts) ending with the user's question; the earlier
+                turns are shown to the planner, joiner and answerer.
             output: a type (a pydantic model, a dataclass, ``list[int]``...) to decode the
                 answer into; ``result.answer`` is then an instance of it. Default: text.
             budget: limits for this run (default: the engine's).
@@ -242,7 +293,7 @@ class Engine:
 
     async def _run(
         self,
-        query: str,
+        query: Query,
         output: Any,
         budget: Budget | None,
         tools: Sequence[str] | None,
@@ -250,21 +301,20 @@ class Engine:
         plan: Plan | str | Mapping[str, Any] | None = None,
         approve: Approver | None = None,
     ) -> RunResult:
-        if not isinstance(query, str) or not query.strip():
-            raise UsageError("reason() needs a non-empty question string")
+        question, history = conversation(query)
         if approve is not None and not callable(approve):
             raise UsageError(f"approve=... must be a callable (node, spec) -> bool | Deny | Edit; got {approve!r}")
         given = load_plan(plan, self._runtime) if plan is not None else None  # a bad plan fails before the run starts
         registry = self._subset(tools)
-        retrieved = None if given is not None else self._retrieve(query, registry if registry is not None else self.tools)
+        retrieved = None if given is not None else self._retrieve(question, registry if registry is not None else self.tools)
         return await run(
-            self._session(recorder, budget, approve), self._runtime, query, output=output, config=self._config,
+            self._session(recorder, budget, history, approve), self._runtime, question, output=output, config=self._config,
             registry=registry, retrieved=retrieved, plan=given,
         )  # fmt: skip
 
     async def stream(
         self,
-        query: str,
+        query: Query,
         *,
         output: Any = None,
         budget: Budget | None = None,
@@ -346,14 +396,15 @@ class Engine:
         return await execute(self._runtime, plan, recorder, approve=approve)
 
     async def explain(
-        self, question: str | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
+        self, question: Query | Plan | Mapping[str, Any] | None = None, *, plan: Plan | str | Mapping[str, Any] | None = None
     ) -> Explanation:
         """Describe how a plan would run, without running any tool.
 
         A string is always a question, whatever it looks like (a quoted string, JSON,
-        anything): the planner model writes the plan (under the plan grammar), and the
-        explanation is of that plan. A :class:`~reasoner.planner.Plan` or a mapping
-        (``{"nodes": [...]}``) is a plan; plan JSON text goes in ``plan=``.
+        anything), and a list of chat messages a conversation ending with one: the planner
+        model writes the plan (under the plan grammar), and the explanation is of that
+        plan. A :class:`~reasoner.planner.Plan` or a mapping (``{"nodes": [...]}``) is a
+        plan; plan JSON text goes in ``plan=``.
 
         Returns an :class:`Explanation`: ``plan``, ``critical_path``, ``physical`` (per node:
         dependencies, timeout, retries, cache, concurrency limit, approval), ``levels`` and,
@@ -370,14 +421,13 @@ class Engine:
             raise UsageError("explain() takes a question (a string) or plan=... (a Plan, a mapping or plan JSON), not both or neither")
         target: Plan | str | Mapping[str, Any]
         retrieved: Retrieved | None = None
-        if isinstance(question, str):
-            if not question.strip():
-                raise UsageError("explain() needs a non-empty question string")
+        if isinstance(question, (str, list, tuple)):
+            text, history = conversation(question)
             if not len(self._runtime.registry):
                 raise UsageError("explain(question) needs tools to plan with; register tools first")
-            retrieved = self._retrieve(question, self.tools)
+            retrieved = self._retrieve(text, self.tools)
             registry = None if retrieved is None else ToolRegistry.of([self.tools[name] for name in retrieved.tools])
-            target = await plan_only(self._session(Recorder(), None), self._runtime, question, config=self._config, registry=registry)
+            target = await plan_only(self._session(Recorder(), None, history), self._runtime, text, config=self._config, registry=registry)
         elif isinstance(question, (Plan, Mapping)):
             target = question
         elif question is not None:

@@ -42,7 +42,7 @@ import anyio
 from anyio.lowlevel import checkpoint
 
 from reasoner._approval import Deny, Edit, denial_message
-from reasoner.errors import PlanError, ToolError, UsageError
+from reasoner.errors import PlanError, ToolError, ToolTimeout, UsageError
 from reasoner.events import Event, Recorder
 from reasoner.planner import Node, Plan, resolve_args, validate, validate_node
 from reasoner.planner._calls import CallIndex
@@ -492,9 +492,10 @@ class _Run:
             except Exception as exc:
                 error: Exception = exc
                 if isinstance(exc, TimeoutError) and scope is not None and scope.cancelled_caught:
-                    error = TimeoutError(
+                    error = ToolTimeout(
                         f"tool {spec.name!r} timed out after {timeout:g} s; allow more time with "
-                        "@tool(timeout=...) or Engine(default_timeout=...)"
+                        "@tool(timeout=...) or Engine(default_timeout=...)",
+                        tool=spec.name,
                     )
                 if attempt > policy.retries:
                     raise _NodeFailed(error, attempt) from None

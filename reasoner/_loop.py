@@ -12,7 +12,8 @@ One run, step by step (events in brackets, DESIGN.md section 5):
    continue the numbering and may ref finished nodes, whose outputs are reused.
 4. The answerer streams the answer (``answer.delta``, ``answer.completed``); with
    ``output=SomeModel`` it decodes under that model's JSON Schema and the answer is an
-   instance of it.
+   instance of it. ``answer.reset`` says to discard the text streamed so far: a fallback
+   model starts the answer again, or a looping answer was cut (its kept text follows).
 5. ``run.completed``, or ``run.failed`` with the error, which is then raised.
 
 Every model call emits ``usage``; a role's fallback models are tried in order on error,
@@ -265,7 +266,7 @@ async def _plan_and_execute(
 
     async def attempt(model: Model) -> ExecutionResult:
         messages = plan_messages(
-            query, registry, examples=config.examples, observations=observations, replan_reason=reason,
+            query, registry, history=session.history, examples=config.examples, observations=observations, replan_reason=reason,
             first_id=max(known, default=0) + 1, observation_chars=_observation_chars(observations, model, config.max_observation_tokens),
         )  # fmt: skip
         parser = PlanStreamParser(registry, previous=known)
@@ -292,7 +293,8 @@ async def _join(session: Session, query: str, result: ExecutionResult, config: L
     observations = _observations(result)
 
     async def attempt(model: Model) -> dict[str, Any]:
-        messages = join_messages(query, observations, observation_chars=_observation_chars(observations, model, config.max_observation_tokens))
+        chars = _observation_chars(observations, model, config.max_observation_tokens)
+        messages = join_messages(query, observations, history=session.history, observation_chars=chars)
         text = await session.text("joiner", model, messages, schema=JOIN_SCHEMA, max_tokens=_JOIN_TOKENS)
         decision: dict[str, Any] = json.loads(text)
         return decision
@@ -306,27 +308,31 @@ async def _join(session: Session, query: str, result: ExecutionResult, config: L
 def output_schema(output: Any) -> tuple[TypeAdapter[Any], dict[str, Any]]:
     """The adapter and JSON Schema the answer is decoded under, for ``output=``.
 
-    ``output`` is a type (objects in its schema are closed to extra keys) or a JSON Schema
-    dict (used as given, local ``$ref``s inlined; the answer is then the plain JSON value,
-    validated with jsonschema). Raises UsageError for an invalid or recursive schema.
+    ``output`` is a type (its JSON Schema as pydantic writes it: a model with
+    ``extra="forbid"`` is closed to extra keys, another is not) or a JSON Schema dict (used
+    as given, local ``$ref``s inlined; the answer is then the plain JSON value, validated with
+    jsonschema); :func:`close_objects` makes one strict. A local model's grammar generates
+    only the properties an object declares, so its answers fit either way. Raises
+    UsageError for an invalid or recursive schema.
     """
     if isinstance(output, Mapping):
         return TypeAdapter(Any), _inline(dict(output))
     adapter: TypeAdapter[Any] = TypeAdapter(output)
-    schema = adapter.json_schema()
+    return adapter, adapter.json_schema()
 
-    def close(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "object" and "properties" in node:
-                node.setdefault("additionalProperties", False)
-            for value in node.values():
-                close(value)
-        elif isinstance(node, list):
-            for value in node:
-                close(value)
 
-    close(schema)
-    return adapter, schema
+def close_objects(schema: Any) -> Any:
+    """A copy of ``schema`` where every object with ``properties`` and no word on other keys
+    is closed to them (``additionalProperties: false``): the ``strict`` of OpenAI's
+    structured outputs."""
+    if isinstance(schema, list):
+        return [close_objects(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: close_objects(value) for key, value in schema.items()}
+    if "properties" in out and "additionalProperties" not in out and "unevaluatedProperties" not in out:
+        out["additionalProperties"] = False
+    return out
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -378,10 +384,18 @@ async def _answer(
 
     def messages_for(model: Model) -> list[Any]:
         chars = _observation_chars(observations, model, config.max_observation_tokens)
-        return answer_messages(query, observations, structured=schema is not None, missing=missing, observation_chars=chars)
+        return answer_messages(query, observations, structured=schema is not None, missing=missing, history=session.history, observation_chars=chars)
+
+    streamed: list[str] = []  # the answer text streamed so far
 
     def on_text(piece: str) -> None:
+        streamed.append(piece)
         session.rec.emit("answer.delta", text=piece)
+
+    def reset(reason: str) -> None:  # consumers discard the text streamed so far
+        if streamed:
+            streamed.clear()
+            session.rec.emit("answer.reset", reason=reason)
 
     async def free_text(model: Model) -> str:
         # a small model may loop ("23 times 23 is 529. 23 times 23 is 529. ..."): stop it there
@@ -392,11 +406,15 @@ async def _answer(
                 cut = repetition_cut(text)
                 if cut is not None:
                     stopped.append("repetition")
+                    if len("".join(streamed)) > cut:  # the loop's start was streamed: stream the kept text again
+                        reset("repetition")
+                        on_text(text[:cut])
                     return text[:cut].strip()
                 on_text(piece)
         return text.strip()
 
     async def attempt(model: Model) -> Any:
+        reset("fallback")  # a fallback model starts the answer again
         if schema is None or adapter is None:
             return await free_text(model)
         text = await session.text("answerer", model, messages_for(model), schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
@@ -463,15 +481,17 @@ async def run(
     ``registry`` (default: the runtime's) is the set of tools the planner may use this run;
     ``retrieved`` narrows it to the tools retrieval chose (``retrieval.selected``).
 
-    When the iteration or time budget ends (or the planner only repeats calls already made)
-    while there are results, the run answers from them and ``RunResult.partial`` says what
-    is missing; :class:`BudgetExceeded` is raised only when there is nothing to answer from.
+    When the iteration, token or time budget ends (or the planner only repeats calls already
+    made) while there are results, the run answers from them and ``RunResult.partial`` says
+    what is missing; :class:`BudgetExceeded` is raised only when there is nothing to answer
+    from. Planning and joining leave a share of the token budget for that answer.
     A run whose time ran out gets ``min(30, seconds)`` more seconds to answer.
     """
     registry = registry if registry is not None else runtime.registry
     answer_format = output_schema(output) if output is not None else None  # a bad output= fails before anything runs
     rec = session.rec
-    rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")})
+    turns: dict[str, Any] = {"history": [{"role": m.role, "content": m.content} for m in session.history]} if session.history else {}
+    rec.emit("run.started", query=query, tools=registry.names(), roles={r: session.roles.names(r) for r in ("planner", "joiner", "answerer")}, **turns)
     if retrieved is not None:  # the planner sees, and its grammar allows, only these
         rec.emit("retrieval.selected", **retrieved.to_dict())
         registry = ToolRegistry.of([registry[name] for name in retrieved.tools])
@@ -494,12 +514,23 @@ async def run(
                     except PlanError as exc:  # every planner model wrote an invalid plan: show it the error
                         action, reason = "replan", f"the last plan was invalid: {exc}"
                         rec.emit("join.decision", action=action, reason=reason, by="loop")
+                    except BudgetExceeded as exc:  # planning used the tokens not kept for the answer
+                        result, spent = _from_trace(rec.events, result), exc
+                        partial = f"the token budget of {budget.tokens} ran out while planning"
+                        break
                     else:
+                        if plans and not plans[-1].nodes:  # an empty plan: no (further) tool applies
+                            rec.emit("join.decision", action="finish", reason="the planner called no tool", by="loop")
+                            break
                         if before is not None and reason and _repeats_known_calls(result, before):
                             partial = f"asked to plan again ({reason}), the planner only repeated calls already made"
                             rec.emit("join.decision", action="finish", reason=partial, by="loop")
                             break
-                        action, reason = await _join(session, query, result, config)
+                        try:
+                            action, reason = await _join(session, query, result, config)
+                        except BudgetExceeded as exc:
+                            spent, partial = exc, f"the token budget of {budget.tokens} ran out before the results were checked"
+                            break
                     if action == "finish":
                         break
                     if rec.iteration + 1 >= budget.iterations:
@@ -542,7 +573,7 @@ async def plan_only(session: Session, runtime: Runtime, query: str, *, config: L
     As in a run, a plan cut off (token cap, a bad node, a failing model) keeps its complete
     nodes, and repeated calls end it."""
     registry = registry if registry is not None else runtime.registry
-    messages = plan_messages(query, registry, examples=config.examples)
+    messages = plan_messages(query, registry, history=session.history, examples=config.examples)
 
     async def attempt(model: Model) -> Plan:
         plans: list[Plan] = []

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import anyio
 
 from reasoner._approval import Approver
-from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
+from reasoner.errors import BudgetExceeded, ModelError, ModelTimeout, PlanError, UsageError
 from reasoner.events import Recorder
 from reasoner.models import (
     Delta,
@@ -40,6 +40,9 @@ async def _closing(iterator: AsyncIterator[Delta]) -> AsyncGenerator[AsyncIterat
 Role = Literal["planner", "joiner", "answerer"]
 RoleSpec = str | Model | Sequence[str | Model]
 T = TypeVar("T")
+
+
+_ANSWER_RESERVE = 1024  # tokens of the budget kept for the answer (at most a quarter of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,25 @@ class RoleModels:
         self._loader = loader
         self._loaded: dict[str, Model] = {}
         self._lock = anyio.Lock()
+        self._stack: AsyncExitStack | None = None  # while open: the models loaded by name
+
+    async def open(self) -> None:
+        """Own the models loaded by name from now on (a remote model keeps one connection
+        pool for every call) until :meth:`aclose`; idempotent."""
+        if self._stack is None:
+            self._stack = AsyncExitStack()
+            for model in self._loaded.values():
+                await self._enter(model)
+
+    async def aclose(self) -> None:
+        """Close what :meth:`open` owns (models passed in as objects are the caller's)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _enter(self, model: Model) -> None:
+        if self._stack is not None and callable(getattr(model, "__aenter__", None)):
+            await self._stack.enter_async_context(model)  # type: ignore[arg-type]
 
     def names(self, role: Role) -> list[str]:
         return [item if isinstance(item, str) else item.name for item in self._specs[role]]
@@ -144,6 +166,7 @@ class RoleModels:
             async with self._lock:
                 if item not in self._loaded:
                     self._loaded[item] = await anyio.to_thread.run_sync(self._loader, item)
+                    await self._enter(self._loaded[item])
             out.append(self._loaded[item])
         return out
 
@@ -151,8 +174,11 @@ class RoleModels:
 class Session:
     """The per-run state the loop threads through model calls: budget, usage, events."""
 
-    def __init__(self, recorder: Recorder, budget: Budget, roles: RoleModels, *, call_timeout: float, options: GenerateOptions) -> None:
+    def __init__(
+        self, recorder: Recorder, budget: Budget, roles: RoleModels, *, call_timeout: float, options: GenerateOptions, history: Sequence[Message] = ()
+    ) -> None:
         self.rec = recorder
+        self.history = tuple(history)  # the earlier turns of a conversation
         self.budget = budget
         self.roles = roles
         self.call_timeout = call_timeout
@@ -160,10 +186,16 @@ class Session:
         self.usage: dict[str, ModelUsage] = {}
         self.tokens = 0
         self.approve: Approver | None = None  # this run's approver, over the engine's
+        # the answer's share of the token budget: planning and joining stop short of it, so
+        # a run whose planning used up the rest can still answer from its results
+        self.answer_reserve = min(budget.tokens // 4, _ANSWER_RESERVE)
 
-    def options_for(self, max_tokens: int, close_within: int = 0) -> GenerateOptions:
-        """Decoding options for one call; ``close_within`` (the planner's) also closes loops."""
-        left = self.budget.tokens - self.tokens
+    def _limit(self, role: Role) -> int:
+        return self.budget.tokens if role == "answerer" else self.budget.tokens - self.answer_reserve
+
+    def options_for(self, role: Role, max_tokens: int, close_within: int = 0) -> GenerateOptions:
+        """Decoding options for one call of ``role``; ``close_within`` (the planner's) also closes loops."""
+        left = self._limit(role) - self.tokens
         if left <= 0:
             raise BudgetExceeded("tokens", self.budget.tokens)
         return GenerateOptions(
@@ -191,8 +223,8 @@ class Session:
             seconds=round(seconds, 4),
         )
 
-    def check_tokens(self) -> None:
-        if self.tokens > self.budget.tokens:
+    def check_tokens(self, role: Role) -> None:
+        if self.tokens > self._limit(role):
             raise BudgetExceeded("tokens", self.budget.tokens)
 
     async def deltas(
@@ -211,7 +243,7 @@ class Session:
         when it ends. No cancel scope spans a ``yield``, so callers may consume this from
         another task's iterator (the executor does, for the planner)."""
         max_tokens, prompt_tokens = check_context(role, model, messages, max_tokens)
-        options = self.options_for(max_tokens, close_within)
+        options = self.options_for(role, max_tokens, close_within)
         start = time.perf_counter()
         deadline = start + 4 * self.call_timeout
         usage: Usage | None = None
@@ -232,7 +264,7 @@ class Session:
                     except StopAsyncIteration:
                         break
                     except TimeoutError:
-                        raise ModelError(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
+                        raise ModelTimeout(f"{role} model {model.name!r} timed out after {time.perf_counter() - start:.1f} s") from None
                     if delta.usage is not None:
                         usage = delta.usage
                     if delta.text:
@@ -243,7 +275,8 @@ class Session:
             # model's own count, record the prompt as counted and the pieces seen as a lower bound
             seconds = time.perf_counter() - start
             self.record(role, usage or Usage(model.name, prompt_tokens, pieces, 0, seconds), seconds)
-        self.check_tokens()
+        if role != "planner":  # a finished plan is kept: the next call's options_for stops the run
+            self.check_tokens(role)
 
     async def text(
         self,

@@ -369,8 +369,8 @@ class _Api:
                 code="model_not_found",
             )
         query = chat_query(body.messages)
-        check_query(query, self.config.max_query_chars, "messages")
-        schema = None
+        check_query(query if isinstance(query, str) else "\n".join(m.content for m in query), self.config.max_query_chars, "messages")
+        schema, strict = None, False
         fmt = body.response_format
         if fmt is not None and fmt.type == "json_schema":
             if fmt.json_schema is None:
@@ -378,12 +378,13 @@ class _Api:
                     422, "response_format.json_schema is required when type is 'json_schema'", param="response_format.json_schema"
                 )
             schema = fmt.json_schema.json_schema
+            strict = bool(fmt.json_schema.strict)
         elif fmt is not None and fmt.type == "json_object":
             schema = {"type": "object"}
         ext = body.reasoner
         spec = RunSpec(
             query=query,
-            output=await self._output(schema, "response_format.json_schema.schema"),
+            output=await self._output(schema, "response_format.json_schema.schema", strict=strict),
             budget=check_budget(ext.budget if ext else None, self.budget_cap, "reasoner.budget"),
             tools=self._tools(ext.tools if ext else None, "reasoner.tools"),
             approve=unattended_approver(self.config.approvals, "/v1/chat/completions"),
@@ -402,8 +403,8 @@ class _Api:
 
         return CollectedRun(run, finish, on_close=self.gate.release)
 
-    async def _output(self, schema: dict[str, Any] | None, param: str) -> Any:
-        return await check_output(schema, param, limits=self.config.schema_limits, deadline_s=self.config.schema_check_s)
+    async def _output(self, schema: dict[str, Any] | None, param: str, *, strict: bool = False) -> Any:
+        return await check_output(schema, param, limits=self.config.schema_limits, deadline_s=self.config.schema_check_s, strict=strict)
 
     def _tools(self, names: list[str] | None, param: str) -> tuple[str, ...] | None:
         return check_tools(names, self.engines.tool_names(), can_limit=self.engines.can_limit_tools(), param=param)

@@ -130,12 +130,14 @@ def budget_cap(engine_budget: Budget | None, max_budget: Budget | None) -> Budge
     return Budget(**{n: min(getattr(base, n), getattr(max_budget, n)) for n in ("iterations", "tokens", "seconds")})
 
 
-async def check_output(schema: dict[str, Any] | None, param: str, *, limits: SchemaLimits, deadline_s: float) -> Any:
-    """422 unless ``schema`` can be an answer schema. The check runs in a worker thread under
-    ``deadline_s``, after the size, depth and expansion limits (all linear time), so a hostile
-    schema neither blocks the event loop nor holds a thread for long."""
+async def check_output(schema: dict[str, Any] | None, param: str, *, limits: SchemaLimits, deadline_s: float, strict: bool = False) -> Any:
+    """``schema`` (closed to undeclared keys when ``strict``), or 422 unless it can be an
+    answer schema. The check runs in a worker thread under ``deadline_s``, after the size,
+    depth and expansion limits (all linear time), so a hostile schema neither blocks the
+    event loop nor holds a thread for long."""
     if schema is None:
         return None
+    from reasoner._loop import close_objects
 
     def check() -> str | None:
         try:
@@ -154,7 +156,12 @@ async def check_output(schema: dict[str, Any] | None, param: str, *, limits: Sch
             return f"the schema is too large for this server: {exc}"
         except (RecursiveSchema, KeyError, AttributeError, TypeError):
             pass  # named by schema_problem below
-        return schema_problem(schema)
+        problem = schema_problem(schema)
+        if problem is None and strict:
+            closed.append(close_objects(schema))
+        return problem
+
+    closed: list[Any] = []
 
     try:
         with anyio.fail_after(deadline_s):
@@ -164,7 +171,7 @@ async def check_output(schema: dict[str, Any] | None, param: str, *, limits: Sch
         problem = f"checking it took longer than {deadline_s:g} s; simplify the schema"
     if problem is not None:
         raise HTTPProblem(422, f"{param}: {problem}", param=param, code="invalid_schema")
-    return schema
+    return closed[0] if strict else schema
 
 
 # -- auth ------------------------------------------------------------------------------

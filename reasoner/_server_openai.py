@@ -20,9 +20,9 @@ plans, outputs, errors, usage (per model), iterations}``.
 
 Content is the answer with leading and trailing whitespace held back (the engine strips
 the answer), so the streamed pieces join to exactly the non-streamed content. If the
-answerer model fails after it began and a fallback model answers, the streamed content
-restarts: a ``model.fallback`` event with ``role: "answerer"`` in the extension tells an
-aware client to discard the content so far (a plain client would show both attempts).
+answerer model fails after it began and a fallback model answers, or a looping answer is
+cut, the streamed content restarts: an ``answer.reset`` event in the extension tells an
+aware client to discard the content so far (a plain client would show both).
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ from reasoner._server_runs import summarize
 from reasoner._server_schemas import ChatMessage
 from reasoner._server_sse import event_dict, frame, to_json
 from reasoner.events import Event
+from reasoner.models import Message
 
 __all__ = ["AnswerText", "ChatStream", "chat_completion", "chat_query", "failure_problem", "models_list", "usage_totals"]
 
 
-def chat_query(messages: Sequence[ChatMessage]) -> str:
-    """The run's query: the last message, which must be the user's; earlier turns become context."""
+def chat_query(messages: Sequence[ChatMessage]) -> str | list[Message]:
+    """The run's query: the last message, which must be the user's, after the earlier turns
+    (the engine shows them to its models; ``developer`` counts as ``system``)."""
     last = messages[-1]
     if last.role != "user":
         raise HTTPProblem(
@@ -54,8 +56,7 @@ def chat_query(messages: Sequence[ChatMessage]) -> str:
         raise HTTPProblem(422, "the user's question is empty", param=f"messages[{len(messages) - 1}].content")
     if len(messages) == 1:
         return question
-    context = "\n".join(f"{m.role}: {m.text()}" for m in messages[:-1])
-    return f"Conversation so far:\n{context}\n\nQuestion: {question}"
+    return [Message("system" if m.role == "developer" else m.role, m.text()) for m in messages]
 
 
 class AnswerText:
@@ -89,7 +90,7 @@ class AnswerText:
         """Feed one engine event; returns the content it adds ("" for most events)."""
         if event.type == "answer.delta":
             return self.feed(str(event.data.get("text", "")))
-        if event.type == "model.fallback" and event.data.get("role") == "answerer":
+        if event.type == "answer.reset" or (event.type == "model.fallback" and event.data.get("role") == "answerer"):
             self.restart()
         return ""
 

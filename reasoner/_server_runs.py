@@ -21,6 +21,7 @@ from reasoner._feedback import find_run, save_run
 from reasoner._server_errors import HTTPProblem
 from reasoner.errors import ReasonerError, UsageError
 from reasoner.events import Event
+from reasoner.models import Message
 
 if TYPE_CHECKING:
     from reasoner._approval import Approver
@@ -39,7 +40,7 @@ Status = Literal["completed", "failed", "cancelled"]
 class RunSpec:
     """One run as a request asked for it (already validated)."""
 
-    query: str
+    query: str | list[Message]  # a question, or a conversation ending with one
     output: Any = None
     budget: Budget | None = None
     tools: tuple[str, ...] | None = None

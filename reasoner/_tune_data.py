@@ -47,19 +47,32 @@ _SLOT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*|\$\d+)((?:\.[A-Za-z0-9_]+)*)
 _MAX_TRIES = 20
 
 
+_BUILTIN = re.compile(r"(demo|demo\+practice)(?:~(\d+))?")
+
+
 def resolve_registry(ref: str, *, chart_dir: str | None = None) -> ToolRegistry:
-    """The registry an example's ``tools`` names: ``"demo"`` (the demo toolkit) or
-    ``"module:attr"`` (a function, ToolSpec, list of them, or a ToolRegistry).
+    """The registry an example's ``tools`` names: ``"demo"`` (the demo toolkit),
+    ``"demo+practice"`` (it and the training-only practice tools), either with ``~N``
+    (the same tools listed in the order seed ``N`` shuffles them into), or ``"module:attr"``
+    (a function, ToolSpec, list of them, or a ToolRegistry).
 
     Raises:
         UsageError: the module or attribute cannot be found, or is not tools.
     """
     from reasoner.tools import ToolRegistry
 
-    if ref == "demo":
+    builtin = _BUILTIN.fullmatch(ref)
+    if builtin:
         from reasoner.tools.demo import demo_tools
 
-        return ToolRegistry(demo_tools(chart_dir=chart_dir))
+        specs = list(demo_tools(chart_dir=chart_dir))
+        if builtin.group(1) == "demo+practice":
+            from reasoner._tune_practice import practice_tools
+
+            specs += practice_tools()
+        if builtin.group(2) is not None:
+            random.Random(int(builtin.group(2))).shuffle(specs)
+        return ToolRegistry(specs)
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise UsageError(f"tools {ref!r}: use \"demo\" or module:attr (e.g. mytools:all)")
@@ -170,8 +183,9 @@ def expand_seeds(
     seed: int = 0,
     pools: Mapping[str, Sequence[Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to ``per_seed`` distinct fillings of each seed (module doc), as example dicts whose
-    ``{{$ID.path}}`` output slots are still open (:func:`complete` fills them).
+    """Up to ``per_seed`` (or the seed's own ``n``) distinct fillings of each seed (module
+    doc), as example dicts whose ``{{$ID.path}}`` output slots are still open
+    (:func:`complete` fills them).
 
     Raises:
         UsageError: a slot no pool covers, or a pool too small for a seed's distinct slots.
@@ -180,15 +194,16 @@ def expand_seeds(
     base = {**_schema_pools(registry), **{k: list(v) for k, v in (pools or {}).items()}}
     out: list[dict[str, Any]] = []
     for index, raw in enumerate(seeds):
-        body = {k: v for k, v in raw.items() if k not in ("values", "id")}
+        body = {k: v for k, v in raw.items() if k not in ("values", "id", "n")}
+        wanted = int(raw.get("n", per_seed))
         table = {**base, **{k: list(v) for k, v in raw.get("values", {}).items()}}
         slots = list(dict.fromkeys(_slots(body)))
         for slot in slots:
             if not table.get(_pool_name(slot)):
                 raise UsageError(f"seed {raw.get('id', index + 1)}: no values for slot {{{{{slot}}}}} (add it to \"values\")")
         seen: set[str] = set()
-        for _ in range(per_seed * _MAX_TRIES):
-            if len(seen) >= per_seed:
+        for _ in range(wanted * _MAX_TRIES):
+            if len(seen) >= wanted:
                 break
             chosen: dict[str, Any] = {}
             by_pool: dict[str, list[Any]] = {}
@@ -213,8 +228,11 @@ def expand_seeds(
 
 async def complete(raw: Mapping[str, Any], registry: ToolRegistry) -> TuneExample | None:
     """Validate and execute the plans of example dict ``raw``; fill its observations, output
-    slots (``{{$ID.path}}``) and a ``finish`` join where absent. ``None`` when a plan is
-    invalid for ``registry``, a call fails, or an output slot does not resolve."""
+    slots (``{{$ID.path}}``) and a ``finish`` join where absent (an empty plan gets none: the
+    loop answers it directly). ``None`` when a plan is invalid for ``registry``, a call fails
+    (unless its step says ``"expect_errors": true``, when one must fail: the failure is
+    observed, as the loop shows it), an output slot does not resolve, or one of the seed's
+    ``"check": [[got, wanted], ...]`` pairs (say ``["{{$1.tickers.0}}", "AAPL"]``) differs."""
     from reasoner._engine import Engine
 
     engine = Engine(tools=registry)
@@ -226,6 +244,8 @@ async def complete(raw: Mapping[str, Any], registry: ToolRegistry) -> TuneExampl
         return _lookup(outputs[int(slot[1:])], path)
 
     data = dict(raw)
+    expect_errors = bool(data.pop("expect_errors", False))
+    checks = data.pop("check", [])
     steps: list[dict[str, Any]] = [data] + ([dict(data["replan"])] if data.get("replan") else [])
     previous = Plan(())
     for i, step in enumerate(steps):
@@ -238,12 +258,15 @@ async def complete(raw: Mapping[str, Any], registry: ToolRegistry) -> TuneExampl
             result = await engine.execute(Plan(previous.nodes + plan.nodes))
         except (PlanError, UsageError):
             return None
-        if not result.ok:
+        failed = any(n.id not in result.outputs for n in plan.nodes)
+        if failed != (expect_errors and i == 0):
             return None
         outputs.update(result.outputs)
         previous = Plan(previous.nodes + plan.nodes)
-        step["observations"] = [ObservationRecord(id=n.id, output=result.outputs[n.id]).model_dump(mode="json") for n in plan.nodes]
-        if i + 1 < len(steps):
+        step["observations"] = [_record(n.id, result) for n in plan.nodes]
+        if not plan.nodes:
+            step.pop("join", None)
+        elif i + 1 < len(steps):
             step.setdefault("join", {"action": "replan", "reason": "the results do not answer it yet"})
         else:
             step.setdefault("join", {"action": "finish"})
@@ -253,11 +276,40 @@ async def complete(raw: Mapping[str, Any], registry: ToolRegistry) -> TuneExampl
         if data.get("answer") is not None:
             data["answer"] = _fill(data["answer"], lookup)
         data = _fill(data, lookup)
+        if any(got != wanted for got, wanted in _fill(checks, lookup)):
+            return None  # the tools did not return what the seed's question presumes
         example = TuneExample.model_validate(data)
         check_example(example, registry)
     except (KeyError, IndexError, ValueError, PlanError):
         return None
     return example
+
+
+def vary_registries(examples: Sequence[TuneExample], *, shuffled: float, practice: float, orders: int, seed: int = 0) -> list[TuneExample]:
+    """``examples`` with the demo registry varied, so that a planner learns to read the tool
+    list rather than the positions in it: a share ``shuffled`` of the ``"demo"`` examples
+    list the demo tools in one of ``orders`` shuffled orders (``"demo~N"``), a share
+    ``practice`` list them beside the practice tools (``"demo+practice~N"``); examples
+    written for ``"demo+practice"`` get a shuffled order too."""
+    rng = random.Random(seed)
+    out = []
+    for example in examples:
+        draw, order = rng.random(), rng.randint(1, orders)
+        if example.tools == "demo+practice":
+            example = example.model_copy(update={"tools": f"demo+practice~{order}"})
+        elif example.tools == "demo" and draw < shuffled:
+            example = example.model_copy(update={"tools": f"demo~{order}"})
+        elif example.tools == "demo" and draw < shuffled + practice:
+            example = example.model_copy(update={"tools": f"demo+practice~{order}"})
+        out.append(example)
+    return out
+
+
+def _record(node_id: int, result: Any) -> dict[str, Any]:
+    if node_id in result.outputs:
+        return ObservationRecord(id=node_id, output=result.outputs[node_id]).model_dump(mode="json")
+    error = result.errors.get(node_id) or f"skipped: {result.skipped.get(node_id)}"  # as the loop shows it
+    return ObservationRecord(id=node_id, error=error).model_dump(mode="json")
 
 
 def examples_from_trace(events: Iterable[Event], *, tools: str = "demo") -> TuneExample | None:

@@ -3,18 +3,22 @@
 Every error the engine raises on purpose derives from :class:`ReasonerError`.
 Developer mistakes (a wrong call, an unrepresentable tool) are :class:`UsageError`;
 everything that goes wrong while a run is in progress is a :class:`RunError`.
-Timeouts are the built-in :class:`TimeoutError` (what ``anyio.fail_after`` raises).
+Timeouts of tools and models are ours too, with the built-in :class:`TimeoutError` as a
+second base, so ``except TimeoutError`` still catches them.
 
 ::
 
     ReasonerError
     ├── UsageError             the caller did something the API does not allow
-    │   └── ToolDefinitionError  a tool signature/schema that cannot be represented
+    │   ├── ToolDefinitionError  a tool signature/schema that cannot be represented
+    │   └── TraceError           a trace file that is not a trace (also a ValueError)
     ├── ConfigError            a config file or catalog entry is invalid or missing
     └── RunError               a failure while reasoning
         ├── PlanError            a plan that is malformed or does not fit the registry
         ├── ToolError            a tool call failed (after its retries)
+        │   └── ToolTimeout        it ran past its timeout (also a TimeoutError)
         ├── ModelError           a model failed, timed out or produced unusable output
+        │   ├── ModelTimeout       a call gave no next piece in time (also a TimeoutError)
         │   └── ModelUnavailable   a model that cannot be loaded or reached
         ├── GrammarError         a schema the grammar backend cannot compile or enforce
         └── BudgetExceeded       iterations, tokens or seconds ran out
@@ -30,6 +34,7 @@ __all__ = [
     "ConfigError",
     "GrammarError",
     "ModelError",
+    "ModelTimeout",
     "ModelUnavailable",
     "PlanError",
     "ReasonerError",
@@ -37,6 +42,8 @@ __all__ = [
     "ToolDefinitionError",
     "ToolError",
     "ToolRetry",
+    "ToolTimeout",
+    "TraceError",
     "UsageError",
 ]
 
@@ -61,6 +68,10 @@ class ToolDefinitionError(UsageError):
         super().__init__(message)
         self.tool = tool
         self.parameter = parameter
+
+
+class TraceError(UsageError, ValueError):
+    """A trace file with a line that is not an event; the message names the file and line."""
 
 
 class ConfigError(ReasonerError):
@@ -97,8 +108,16 @@ class ToolError(RunError):
         self.node_id = node_id
 
 
+class ToolTimeout(ToolError, TimeoutError):
+    """A tool call ran past its timeout."""
+
+
 class ModelError(RunError):
     """A model failed, timed out or produced output that could not be used."""
+
+
+class ModelTimeout(ModelError, TimeoutError):
+    """A model call that gave no next piece, or did not finish, in time."""
 
 
 class ModelUnavailable(ModelError):

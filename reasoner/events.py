@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from reasoner.errors import TraceError
+
 __all__ = ["EVENT_TYPES", "Event", "EventType", "Recorder", "load_trace", "save_trace"]
 
 EventType = Literal[
@@ -33,6 +35,7 @@ EventType = Literal[
     "model.fallback",
     "join.decision",
     "answer.delta",
+    "answer.reset",
     "answer.completed",
     "usage",
     "run.completed",
@@ -104,7 +107,8 @@ def save_trace(events: Iterable[Event], path: str | Path) -> None:
 
 
 def load_trace(path: str | Path) -> list[Event]:
-    """Read a JSONL trace written by :func:`save_trace`; raises ``ValueError`` naming the bad line."""
+    """Read a JSONL trace written by :func:`save_trace`; raises
+    :class:`~reasoner.errors.TraceError` (a ``ValueError`` too) naming the bad line."""
     events = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -113,5 +117,5 @@ def load_trace(path: str | Path) -> list[Event]:
             try:
                 events.append(Event.from_dict(json.loads(line)))
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{lineno}: not an event: {exc}") from exc
+                raise TraceError(f"{path}:{lineno}: not an event: {exc}") from exc
     return events

@@ -31,6 +31,9 @@ Anything else unknown is refused with the parameter's path.
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -86,14 +89,38 @@ def convert_function_spec(spec: Mapping[str, Any], *, name: str | None = None) -
     _check_size(name, parameters, "")
     input_schema = _top_level(name, _convert(name, parameters, ""))
     output = spec.get("output_schema")
-    if output is not None:
-        _check_size(name, output, "return")
-    # the output schema as written: open where it says nothing (it is often incomplete)
-    output_schema = None if output is None else _finish(name, _convert(name, output, "return"), "return", close=False)
+    output_schema = None if output is None else _output_schema(name, output)
     metadata = spec.get("metadata") or {}
     if not isinstance(metadata, Mapping):
         raise ToolDefinitionError(f"tool {name!r}: metadata must be a dict of tool options", tool=name)
     return ConvertedSpec(name, description, input_schema, output_schema, dict(metadata))
+
+
+_OUTPUTS: OrderedDict[str, str] = OrderedDict()  # output schema JSON -> its conversion, as JSON
+_OUTPUTS_KEPT = 64
+_OUTPUTS_LOCK = threading.Lock()
+
+
+def _output_schema(tool: str, output: Any) -> dict[str, Any]:
+    """The output schema as written: open where it says nothing (it is often incomplete).
+    Converted and checked once per distinct schema (many tools of one API share one)."""
+    _check_size(tool, output, "return")
+    try:
+        key = json.dumps(output, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise _fail(tool, "return", f"is not JSON: {exc}") from exc
+    with _OUTPUTS_LOCK:
+        text = _OUTPUTS.get(key)
+        if text is not None:
+            _OUTPUTS.move_to_end(key)
+    if text is None:
+        text = json.dumps(_finish(tool, _convert(tool, output, "return"), "return", close=False))
+        with _OUTPUTS_LOCK:
+            _OUTPUTS[key] = text
+            if len(_OUTPUTS) > _OUTPUTS_KEPT:
+                _OUTPUTS.popitem(last=False)
+    converted: dict[str, Any] = json.loads(text)  # a fresh copy for each tool
+    return converted
 
 
 def _check_size(tool: str, schema: Any, path: str) -> None:

@@ -84,6 +84,34 @@ def test_backtracking_patterns_run_in_linear_time() -> None:
     assert len(errors) == 1 and "'x' is not of type 'integer'" in errors[0].message
 
 
+@pytest.mark.timeout(10)
+def test_unevaluated_properties_with_patterns_run_in_linear_time() -> None:
+    evil = "a" * 50_000 + "!"
+    schema = {"type": "object", "patternProperties": {"^(a+)+$": {}}, "unevaluatedProperties": False}
+    with pytest.raises(ModelError, match="Unevaluated properties are not allowed"):
+        validate_instance({evil: 1}, schema)
+    validate_instance({"aaa": 1}, schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "valid", "invalid"),
+    [
+        ({"properties": {"a": {}}, "unevaluatedProperties": False}, {"a": 1}, {"a": 1, "b": 2}),
+        ({"allOf": [{"properties": {"a": {}}}], "unevaluatedProperties": False}, {"a": 1}, {"a": 1, "b": 2}),
+        ({"anyOf": [{"properties": {"a": {"const": 1}}, "required": ["a"]}, {"properties": {"b": {}}}], "unevaluatedProperties": False}, {"b": 1}, {"a": 2}),
+        ({"if": {"properties": {"a": {"const": 1}}, "required": ["a"]}, "then": {"properties": {"b": {}}}, "else": {"properties": {"c": {}}},
+          "unevaluatedProperties": False}, {"a": 1, "b": 2}, {"a": 1, "c": 2}),  # fmt: skip
+        ({"$ref": "#/$defs/base", "$defs": {"base": {"properties": {"a": {}}}}, "unevaluatedProperties": False}, {"a": 1}, {"z": 1}),
+        ({"dependentSchemas": {"a": {"properties": {"b": {}}}}, "properties": {"a": {}}, "unevaluatedProperties": False}, {"a": 1, "b": 2}, {"b": 2}),
+        ({"additionalProperties": {"type": "integer"}, "unevaluatedProperties": False}, {"x": 1}, {"x": "s"}),
+        ({"patternProperties": {"^x": {}}, "unevaluatedProperties": {"type": "string"}}, {"x1": 1, "y": "s"}, {"y": 1}),
+    ],
+)
+def test_unevaluated_properties_follow_2020_12(schema: dict[str, Any], valid: dict[str, Any], invalid: dict[str, Any]) -> None:
+    validator = validator_for({"type": "object", **schema})
+    assert validator.is_valid(valid) and not validator.is_valid(invalid)
+
+
 def test_validate_instance_names_a_malformed_schema() -> None:
     with pytest.raises(GrammarError, match="'minLength' must be a non-negative integer") as info:
         validate_instance('"x"', {"type": "string", "minLength": -1})

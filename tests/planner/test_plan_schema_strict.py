@@ -76,7 +76,7 @@ def _refs(schema: Any) -> list[dict[str, Any]]:
 def test_each_position_has_its_own_id_and_only_backward_refs(registry: ToolRegistry) -> None:
     schema = plan_schema(registry, strict=True, max_nodes=5, unknown_tool_paths="union")
     nodes = schema["properties"]["nodes"]
-    assert (nodes["minItems"], nodes["maxItems"], nodes["items"]) == (1, 5, False)
+    assert (nodes["minItems"], nodes["maxItems"], nodes["items"]) == (0, 5, False)
     positions = nodes["prefixItems"]
     assert len(positions) == 5
     for k, position in enumerate(positions):

@@ -45,3 +45,28 @@ def test_select_reports_scores_best_first_and_the_registry_size() -> None:
     assert picked.of == 10 and len(picked.tools) == 4
     assert list(picked.scores) == sorted(picked.scores, reverse=True)
     assert picked.to_dict()["tools"] == list(picked.tools)
+
+
+def test_words_a_question_implies_reach_the_tools_that_need_them() -> None:
+    retriever = ToolRetriever(ToolRegistry.of([*demo_tools(), *DISTRACTORS]))
+    # no word of these names the calculator: "difference", "%", "fall" imply arithmetic
+    for question in ("What is the difference between 1,234 and 987?", "Is 12% of 80 more than 9?", "How far did it fall from 90 to 72?"):
+        assert "calculator" in retriever.select(question, 2).tools, question
+    assert "calculator" not in retriever.select("What is the weather in Oslo?", 2).tools
+
+
+def test_a_tool_whose_output_feeds_a_chosen_tool_joins_it() -> None:
+    # search returns "tickers", stock_price needs a "ticker": a question about companies it
+    # does not name needs both, though its words point at prices and charts
+    near = [
+        _spec("company_news", "Latest news about listed companies and their stock.", {"symbol": "Symbol."}),
+        _spec("company_profile", "Profile of companies: sector, stock exchange.", {"symbol": "Symbol."}),
+        _spec("line_chart", "Draw a line chart of stock prices.", {"values": "Numbers."}),
+        _spec("stock_dividend", "Dividend of a stock, per share.", {"symbol": "Symbol."}),
+    ]
+    retriever = ToolRetriever(ToolRegistry.of([*demo_tools(), *DISTRACTORS, *near]))
+    question = "Chart the stock prices of the biggest streaming companies"
+    picked = retriever.select(question, 4)
+    assert "stock_price" in picked.tools[:4] and picked.tools[4:] == ("search",)
+    # a question that matches no word of the producer does not pull it in
+    assert "search" not in retriever.select("Chart the stock price of MSFT", 4).tools

@@ -172,7 +172,7 @@ async def test_a_call_over_its_timeout_fails_with_timeout_error_and_is_retried()
         result = await engine.execute(plan(("hang", {"x": 1})))
 
     assert calls == 2
-    assert result.errors[1].startswith("TimeoutError: tool 'hang' timed out after 0.05 s")
+    assert result.errors[1].startswith("ToolTimeout: tool 'hang' timed out after 0.05 s")
     assert [e.type for e in result.trace] == ["node.started", "node.retrying", "node.failed"]
 
 
@@ -409,3 +409,16 @@ def test_engine_options_are_checked() -> None:
 async def test_execute_refuses_what_is_not_a_plan() -> None:
     with pytest.raises(UsageError, match="execute\\(\\) takes a Plan"):
         await Engine(tools=[]).execute(42)  # type: ignore[arg-type]
+
+
+def test_timeouts_are_reasoner_errors_and_still_timeout_errors(tmp_path: Any) -> None:
+    from reasoner.errors import ModelError, ModelTimeout, ToolError, ToolTimeout, TraceError, UsageError
+    from reasoner.events import load_trace
+
+    assert issubclass(ToolTimeout, ToolError) and issubclass(ToolTimeout, TimeoutError)
+    assert issubclass(ModelTimeout, ModelError) and issubclass(ModelTimeout, TimeoutError)
+    bad = tmp_path / "trace.jsonl"
+    bad.write_text('{"type": "run.started"}\nnot json\n')
+    with pytest.raises(TraceError, match=r"trace.jsonl:1: not an event") as info:
+        load_trace(bad)
+    assert isinstance(info.value, UsageError) and isinstance(info.value, ValueError)

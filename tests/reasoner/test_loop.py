@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from reasoner import Budget, BudgetExceeded, Engine, ModelError, UsageError, load_trace, reason, save_trace, tool
-from reasoner.models import ScriptedModel
+from reasoner.models import Message, ScriptedModel
 
 FINISH = '{"action":"finish"}'
 CALLS: list[int] = []
@@ -152,6 +152,23 @@ async def test_token_budget() -> None:
         await Engine([double], planner=model, budget=Budget(tokens=50)).reason("q")
 
 
+async def test_token_budget_spent_by_planning_still_answers_from_the_results() -> None:
+    def engine(tokens: int) -> tuple[ScriptedModel, Engine]:
+        joiner = ScriptedModel([FINISH], chunk_size=4, name="joiner")
+        planner, answerer = ScriptedModel([plan(("double", {"x": 21}))], chunk_size=4), ScriptedModel(["42"], chunk_size=4, name="answerer")
+        examples = [(f"Double {n}, a worked example only the planner sees", plan(("double", {"x": n}))) for n in range(20)]
+        return joiner, Engine([double], planner=planner, joiner=joiner, answerer=answerer, budget=Budget(tokens=tokens), examples=examples)
+
+    _, probe = engine(100_000)
+    spent = {e.data["role"]: e.data["prompt_tokens"] + e.data["completion_tokens"] async for e in probe.stream("q") if e.type == "usage"}
+    assert spent["planner"] > 3 * (spent["joiner"] + spent["answerer"])
+    # the whole run fits, but planning leaves less than the joiner may use: it answers at once
+    joiner, small = engine(sum(spent.values()))
+    result = await small.reason("q")
+    assert result.answer == "42" and result.outputs == {1: 42} and joiner.calls == []
+    assert result.partial is not None and "token budget" in result.partial
+
+
 async def test_seconds_budget_cancels_running_tools() -> None:
     model = ScriptedModel([plan(("sleepy", {"x": 7})), FINISH, "ok"])
     with anyio.fail_after(5):
@@ -210,6 +227,13 @@ async def test_output_model_is_decoded_and_validated() -> None:
     model = ScriptedModel([plan(("double", {"x": 21})), FINISH, '{"value":42,"note":"doubled"}'])
     result = await Engine([double], planner=model).reason("q", output=Doubled)
     assert result.answer == Doubled(value=42, note="doubled")
+    assert model.calls[2].schema is not None and "additionalProperties" not in model.calls[2].schema  # as pydantic writes it
+
+    class Closed(Doubled, extra="forbid"):
+        pass
+
+    model = ScriptedModel([plan(("double", {"x": 21})), FINISH, '{"value":42,"note":"doubled"}'])
+    await Engine([double], planner=model).reason("q", output=Closed)
     assert model.calls[2].schema is not None and model.calls[2].schema["additionalProperties"] is False
 
 
@@ -217,6 +241,27 @@ async def test_no_tools_answers_directly() -> None:
     model = ScriptedModel(["hello"])
     result = await Engine(planner=model).reason("hi")
     assert result.answer == "hello" and result.plans == []
+
+
+async def test_an_empty_plan_answers_directly_without_a_join() -> None:
+    model = ScriptedModel(['{"nodes":[]}', "Hello! I can double numbers."])
+    engine = Engine([double], planner=model)
+    events = [e async for e in engine.stream("hi there")]
+    assert [e.type for e in events if e.type.startswith(("plan.", "join.", "answer.c"))] == ["plan.completed", "join.decision", "answer.completed"]
+    decision = next(e for e in events if e.type == "join.decision")
+    assert decision.data == {"action": "finish", "reason": "the planner called no tool", "by": "loop"}
+    assert len(model.calls) == 2 and CALLS == []  # planner and answerer; no joiner call, no tool
+    answerer = model.calls[1].messages
+    assert "No tool applies" in answerer[0].content and "Results" not in answerer[1].content
+    result = await Engine([double], planner=ScriptedModel(['{"nodes":[]}', "hi"])).reason("hi there")
+    assert result.answer == "hi" and [p.nodes for p in result.plans] == [()] and result.outputs == {}
+
+
+async def test_an_empty_replan_finishes_with_the_results_so_far() -> None:
+    model = ScriptedModel([plan(("double", {"x": 2})), '{"action":"replan","reason":"check"}', '{"nodes":[]}', "4"])
+    result = await Engine([double], planner=model).reason("q")
+    assert result.answer == "4" and result.outputs == {1: 4} and len(model.calls) == 4
+    assert "Results" in model.calls[3].messages[1].content
 
 
 async def test_explain_question_plans_without_running() -> None:
@@ -256,3 +301,45 @@ async def test_tools_subset_limits_what_the_planner_sees() -> None:
     events = [e async for e in Engine([double, sleepy], planner=model).stream("q", tools=["double"])]
     assert events[0].data["tools"] == ["double"]
     assert "sleepy" not in model.calls[0].messages[0].content
+
+
+async def test_a_conversation_shows_its_earlier_turns_to_every_role() -> None:
+    model = ScriptedModel([plan(("double", {"x": 4})), FINISH, "8"])
+    turns = [{"role": "user", "content": "my number is 4"}, Message("assistant", "noted"), {"role": "user", "content": "double my number"}]
+    result = await Engine([double], planner=model).reason(turns)
+    assert result.answer == "8" and result.query == "double my number"
+    for call in model.calls:  # planner, joiner, answerer
+        assert call.messages[-1].content.startswith("Conversation so far:\nuser: my number is 4\nassistant: noted\n\nQuestion: double my number")
+    started = result.trace[0]
+    assert started.data["query"] == "double my number" and started.data["history"] == [{"role": "user", "content": "my number is 4"}, {"role": "assistant", "content": "noted"}]
+    single = ScriptedModel([plan(("double", {"x": 4})), FINISH, "8"])
+    await Engine([double], planner=single).reason([{"role": "user", "content": "double 4"}])
+    assert single.calls[0].messages[-1].content == "Question: double 4"  # no history: the prompt of a plain question
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ([], "non-empty list of chat messages"),
+        ([{"role": "assistant", "content": "hi"}], "the last message must be the user's question; it is the assistant's"),
+        ([{"role": "user", "content": "  "}], "it is the user's, and empty"),
+        ([{"role": "user"}], r"messages\[0\] must be a Message"),
+        ([{"role": "robot", "content": "x"}], r"messages\[0\]: Message role 'robot'"),
+        ("   ", "the question is empty"),
+        (42, "a query is a question string or a non-empty list"),
+    ],
+)
+async def test_a_bad_query_is_refused_before_any_model_call(query: object, problem: str) -> None:
+    model = ScriptedModel([])
+    with pytest.raises(UsageError, match=problem):
+        await Engine([double], planner=model).reason(query)  # type: ignore[arg-type]
+    assert model.calls == []
+
+
+async def test_a_model_that_stalls_raises_a_model_timeout() -> None:
+    from reasoner.errors import ModelTimeout
+
+    slow = ScriptedModel([plan(("double", {"x": 1}))], token_delay=0.5)
+    with pytest.raises(ModelTimeout, match="planner model 'scripted' timed out") as info:
+        await Engine([double], planner=slow, call_timeout=0.05).reason("q")
+    assert isinstance(info.value, ModelError) and isinstance(info.value, TimeoutError)

@@ -100,6 +100,25 @@ async def test_an_answer_that_loops_is_stopped_and_cut_to_one_copy() -> None:
     assert result.answer == "23 times 23 is 529."
     completed = next(e for e in result.trace if e.type == "answer.completed")
     assert completed.data["stopped"] == "repetition"
+    # what was streamed of the loop is withdrawn: after the last reset, the deltas are the answer
+    kinds = [e.type for e in result.trace if e.type.startswith("answer.")]
+    last = len(kinds) - 1 - kinds[::-1].index("answer.reset")
+    streamed = [e.data["text"] for e in result.trace if e.type == "answer.delta"]
+    assert "".join(streamed[len(streamed) - kinds[last:].count("answer.delta") :]).strip() == result.answer
+    assert next(e for e in result.trace if e.type == "answer.reset").data == {"reason": "repetition"}
+
+
+async def test_a_fallback_answerer_resets_what_the_first_one_streamed() -> None:
+    first, second = ScriptedModel(["not JSON at all"], name="first"), ScriptedModel(['{"sent":true}'], name="second")
+    engine = Engine([send], planner=ScriptedModel([plan(("send", {"to": "ann"})), FINISH]), answerer=[first, second])
+    schema = {"type": "object", "properties": {"sent": {"type": "boolean"}}, "required": ["sent"]}
+    result = await engine.reason("q", output=schema)
+    assert result.answer == {"sent": True}
+    kinds = [e.type for e in result.trace if e.type.startswith(("answer.", "model.fallback"))]
+    rest = kinds[kinds.index("model.fallback") :]
+    assert rest[:2] == ["model.fallback", "answer.reset"] and set(rest[2:-1]) == {"answer.delta"} and rest[-1] == "answer.completed"
+    after = [e.data["text"] for e in result.trace[[e.type for e in result.trace].index("answer.reset") :] if e.type == "answer.delta"]
+    assert "".join(after) == '{"sent":true}'
 
 
 def test_repetition_cut_finds_loops_of_any_phase_and_leaves_normal_text_alone() -> None:

@@ -181,6 +181,23 @@ async def test_answerer_fallback_restarts_the_content() -> None:
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[after:]) == '{"close":420.5}'
 
 
+@pytest.mark.parametrize("strict", [None, False, True])
+async def test_a_response_format_schema_is_closed_only_when_strict(strict: bool | None) -> None:
+    schema = {"type": "object", "properties": {"close": {"type": "number"}, "more": {"type": "object", "properties": {"a": {"type": "string"}}}}}
+    fmt: dict[str, Any] = {"type": "json_schema", "json_schema": {"name": "close", "schema": schema, **({} if strict is None else {"strict": strict})}}
+    answerer = ScriptedModel(['{"close":1}'], name="answerer")
+
+    def make() -> Engine:
+        return Engine(tools=[price], planner=ScriptedModel([PLAN, FINISH], name="scripted"), answerer=answerer)
+
+    async for c in client_for(create_app(make)):
+        assert (await c.post("/v1/chat/completions", json=chat(response_format=fmt))).status_code == 200
+    sent = answerer.calls[0].schema
+    assert sent is not None
+    closed = [sent.get("additionalProperties"), sent["properties"]["more"].get("additionalProperties")]
+    assert closed == ([False, False] if strict else [None, None])
+
+
 async def test_output_schema_with_local_refs_gives_a_json_answer() -> None:
     schema = {
         "type": "object",
@@ -269,3 +286,15 @@ async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.Monk
         # the config file sets no roles, so joiner and answerer are the planner's models
         assert [m["id"] for m in models] == ["reasoner", "plan-a", "plan-b"]
         assert (await c.get("/healthz")).json()["max_concurrent_runs"] == 3
+
+
+async def test_chat_history_reaches_the_models_as_a_conversation() -> None:
+    model = ScriptedModel([PLAN, FINISH, "420.5"], name="scripted")
+    body = {"model": "reasoner", "messages": [
+        {"role": "developer", "content": "Be brief."}, {"role": "user", "content": "I follow MSFT."},
+        {"role": "assistant", "content": "Noted."}, {"role": "user", "content": "Its close?"}]}  # fmt: skip
+    async for c in client_for(create_app(Engine(tools=[price], planner=model))):
+        reply = (await c.post("/v1/chat/completions", json=body)).json()
+    assert reply["choices"][0]["message"]["content"] == "420.5"
+    history = "Conversation so far:\nsystem: Be brief.\nuser: I follow MSFT.\nassistant: Noted.\n\nQuestion: Its close?"
+    assert all(call.messages[-1].content.startswith(history) for call in model.calls)

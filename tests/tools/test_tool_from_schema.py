@@ -202,3 +202,34 @@ async def test_to_json_round_trips_through_from_schema() -> None:
         assert getattr(rebuilt, field) == getattr(original, field), field
     assert (rebuilt.max_concurrency, rebuilt.requires_approval) == (2, True)
     assert await rebuilt.invoke({"base": 2, "height": 3}) == 6
+
+
+def test_an_output_schema_is_converted_once_and_each_tool_gets_its_own_copy() -> None:
+    from reasoner.tools import _dialect
+
+    output = {"type": "object", "properties": {"rooms": {"type": "array", "items": {"$ref": "#/$defs/Room"}}},
+              "$defs": {"Room": {"type": "object", "properties": {"id": {"type": "string"}}}}}  # fmt: skip
+    spec = {"name": "book", "parameters": {"type": "object", "properties": {}}, "output_schema": output}
+    calls: list[object] = []
+    real = _dialect._finish
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        return real(*args, **kwargs)
+
+    _dialect._OUTPUTS.clear()
+    try:
+        _dialect._finish = counting  # type: ignore[assignment]
+        first = ToolSpec.from_schema(spec, lambda: {})
+        second = ToolSpec.from_schema({**spec, "name": "book2"}, lambda: {})
+    finally:
+        _dialect._finish = real  # type: ignore[assignment]
+    outputs = [c for c in calls if isinstance(c, dict) and "rooms" in c.get("properties", {})]
+    assert len(outputs) == 1  # the second tool's identical output schema was not converted again
+    assert first.output_schema == second.output_schema and first.output_schema is not second.output_schema
+    assert first.output_schema is not None and first.output_schema["properties"]["rooms"]["items"]["properties"] == {"id": {"type": "string"}}
+    # a bad output schema is refused each time, naming its tool
+    bad = {**spec, "output_schema": {"type": "object", "properties": {"x": {"$ref": "#/$defs/Missing"}}}}
+    for name in ("one", "two"):
+        with pytest.raises(ToolDefinitionError, match=f"tool {name!r}"):
+            ToolSpec.from_schema({**bad, "name": name}, lambda: {})

@@ -127,7 +127,7 @@ def _snippet(text: str) -> str:
 
 @tool(timeout=10, cache=True)
 def search(query: str, k: Annotated[int, Field(ge=1, le=MAX_K)] = 3) -> SearchResults:
-    """Search a small bundled corpus about tech companies, cloud providers, units, science and geography.
+    """Find facts and tickers of companies (bundled corpus: tech, cloud, units, science, geography).
 
     Args:
         query: A few keywords, e.g. "largest cloud providers".

@@ -143,7 +143,7 @@ def _find(text: str, role: str) -> _Unit:
 
 @tool(timeout=10, cache=True)
 def convert_units(value: float, from_unit: str, to_unit: str) -> Conversion:
-    """Convert a value between units of length, mass, temperature, time, data size or speed.
+    """Convert a value from one unit to another (length, mass, temperature, time, data size, speed).
 
     Args:
         value: The number to convert.
