@@ -85,17 +85,18 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     path, events = find_run(args.run_id, folder)
     if args.rating or args.answer or args.plan or args.note:
         try:
-            feedback: Feedback | None = Feedback(
+            feedback = Feedback(
                 rating=args.rating, answer=args.answer, plan=_plan(args.plan) if args.plan else None, note=args.note
             )
         except UsageError as exc:
             raise CliError(str(exc), "see reasoner feedback --help") from exc
     elif _interactive(ctx):
         _show(ctx, events)
-        feedback = ask_feedback(Prompter(ctx.stdin, ctx.stderr, ctx.env), lambda plan: Feedback(plan=plan))
-        if feedback is None:
+        asked = ask_feedback(Prompter(ctx.stdin, ctx.stderr, ctx.env), lambda plan: Feedback(plan=plan))
+        if asked is None:
             ctx.stderr.write("no feedback given\n")
             return 0
+        feedback = asked
     else:
         raise CliError("say what to record: --good, --bad, --answer TEXT, --plan JSON or --note TEXT", "or run it on a terminal to be asked")
     event = append_feedback(path, events, feedback)

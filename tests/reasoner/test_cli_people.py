@@ -181,9 +181,12 @@ def test_feedback_command_marks_a_run_good(capsys: pytest.CaptureFixture[str], t
     assert main(["feedback", "nosuchrun", "--good"]) == 1
     assert "no run 'nosuchrun'" in capsys.readouterr().err
     assert main(["feedback", run_id]) == 1  # nothing to record, and no terminal to ask on
+    assert main(["feedback", run_id], stdin=TerminalInput("c\n900 cents, no more.\n")) == 0  # asked on a terminal
+    err = capsys.readouterr().err
+    assert "question: Balance?" in err and "answer:   900 cents." in err
     assert main(["feedback", "--export", str(tmp_path / "ex.jsonl")]) == 0
     example = json.loads((tmp_path / "ex.jsonl").read_text())
-    assert example["answer"] == "900 cents." and example["source"] == f"feedback:{run_id}"
+    assert example["answer"] == "900 cents, no more." and example["source"] == f"feedback:{run_id}"  # the last feedback counts
 
 
 DRIVER = """
