@@ -13,7 +13,7 @@ drawn from runs made on other days or machines:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +108,7 @@ def plan_vs_react_summary(pairs: Sequence[tuple[Report, Report]], path: Path) ->
 
     fig = Figure(figsize=(10, 3.8), dpi=110, layout="constrained")
     axes = fig.subplots(1, 3)
-    metrics = (
+    metrics: tuple[tuple[str, Callable[[Mapping[str, Any]], float]], ...] = (
         ("answer accuracy", lambda s: s["answer_accuracy"]),
         ("median latency (s)", lambda s: s["latency_median_s"] or 0.0),
         ("tokens per item", lambda s: s["total_tokens"] / max(s["n"], 1)),
