@@ -237,7 +237,7 @@ def plot(rows: list[tuple[str, float, float, float, float]], folder: Path) -> Pa
     ax.set_xticks(range(len(rows)), [row[0] for row in rows], fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("wall time (ms, log scale)")
-    ax.set_title("Random DAGs of sleeping tools: executor wall time against the critical path")
+    ax.set_title(f"Random DAGs of sleeping tools: wall time against the critical path ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     ax.legend(fontsize=8)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "executor_dags.png"

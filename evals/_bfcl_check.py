@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["CheckResult", "check_calls", "standardize_string"]
 
@@ -105,8 +105,7 @@ def _type_check(param: str, value: Any, possible: Sequence[Any], described: str,
         for item in possible:
             fits = True
             if type(item) == list:  # noqa: E721
-                elements: list[Any] = value  # the declared type is a list (nested is set)
-                for element in elements:
+                for element in cast("list[Any]", value):  # the declared type is a list (nested is set)
                     inner, _ = _type_check(param, element, item, str(nested), nested, None)
                     if not inner.valid:
                         fits = False

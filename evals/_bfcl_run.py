@@ -179,12 +179,12 @@ async def run_bfcl(
     """
     rows: list[BfclRow] = []
     models: dict[str, list[str]] = {}
-    started, wall = utc_now(), time.perf_counter()
+    started, wall, commit = utc_now(), time.perf_counter(), source_commit()  # the code that ran, not what is checked out at the end
     for item in data:
         row, roles = await _plan_item(make_engine, item)
         models = models or roles
         rows.append(row)
         if on_item is not None:
             on_item(row)
-    return BfclReport(data, tuple(rows), models, started, time.perf_counter() - wall, describe_machine(), source_commit())
+    return BfclReport(data, tuple(rows), models, started, time.perf_counter() - wall, describe_machine(), commit)
 

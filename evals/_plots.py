@@ -13,7 +13,7 @@ drawn from runs made on other days or machines:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,17 +36,23 @@ def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _model(report: Report) -> str:
-    planner = ", ".join(report.get("models", {}).get("planner", [])) or "?"
+def _planner(report: Report) -> str:
+    return ", ".join(report.get("models", {}).get("planner", [])) or "?"
+
+
+def _with_commit(report: Report) -> str:
     commit = str(report.get("commit") or "")[:7]
-    return f"{planner} @ {commit}" if commit else planner
+    return f"{_planner(report)} @ {commit}" if commit else _planner(report)
 
 
 def bfcl_accuracy(reports: Sequence[Report], path: Path) -> Path:
     """Grouped bars: BFCL accuracy (%) per category, one colour per model."""
     categories = list(dict.fromkeys(str(r["dataset"]).removeprefix("bfcl:") for r in reports))
-    models = list(dict.fromkeys(_model(r) for r in reports))
-    value = {(_model(r), str(r["dataset"]).removeprefix("bfcl:")): r["summary"] for r in reports}
+    keys = [(_planner(r), str(r["dataset"])) for r in reports]
+    # one bar per planner; the same planner at two commits (a new adapter) is two bars
+    model = _planner if len(set(keys)) == len(keys) else _with_commit
+    models = list(dict.fromkeys(model(r) for r in reports))
+    value = {(model(r), str(r["dataset"]).removeprefix("bfcl:")): r["summary"] for r in reports}
     fig, ax = _figure(max(6.0, 1.1 * len(categories) + 2), 4.2)
     width = 0.8 / len(models)
     for m, model in enumerate(models):
@@ -108,7 +114,7 @@ def plan_vs_react_summary(pairs: Sequence[tuple[Report, Report]], path: Path) ->
 
     fig = Figure(figsize=(10, 3.8), dpi=110, layout="constrained")
     axes = fig.subplots(1, 3)
-    metrics = (
+    metrics: tuple[tuple[str, Callable[[Mapping[str, Any]], float]], ...] = (
         ("answer accuracy", lambda s: s["answer_accuracy"]),
         ("median latency (s)", lambda s: s["latency_median_s"] or 0.0),
         ("tokens per item", lambda s: s["total_tokens"] / max(s["n"], 1)),

@@ -290,7 +290,7 @@ async def run_eval(
             if on_item is not None:
                 on_item(row)
 
-    started, wall_start = utc_now(), time.perf_counter()
+    started, wall_start, commit = utc_now(), time.perf_counter(), source_commit()  # the code that ran
     async with anyio.create_task_group() as tg:
         for _ in range(min(concurrency, len(selected))):
             tg.start_soon(worker)
@@ -303,6 +303,6 @@ async def run_eval(
         wall_s=time.perf_counter() - wall_start,
         concurrency=concurrency,
         machine=describe_machine(),
-        commit=source_commit(),
+        commit=commit,
         mode=engine.mode if isinstance(engine, Engine) else (mode_seen[0] if mode_seen else "plan"),
     )

@@ -65,7 +65,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--json", action="store_true", help="print the report as JSON (every item's plan and answer) instead of a table")
     out.add_argument("--out", metavar="FILE", help="also write the JSON report to FILE (--mode both, several BFCL categories: {\"reports\": [...]})")
     out.add_argument("--plot", metavar="DIR", help="write PNGs of the report(s) to DIR: accuracy per BFCL category, latency, plan vs react")
-    out.add_argument("--compare", nargs="+", metavar="FILE", help="run nothing: print saved reports (from --out) side by side, each against the first")
+    out.add_argument(
+        "--compare", nargs="+", metavar="FILE",
+        help="run nothing: print saved reports (from --out) side by side, each against the first of the same dataset; with --plot, draw them all",
+    )  # fmt: skip
     out.add_argument("--concurrency", type=positive_int, default=1, metavar="N", help="items run at once (default: 1; more skews latency)")
     out.add_argument("--require-valid-plans", action="store_true", help="exit with status 1 unless every item's plan is valid")
     out.add_argument("-y", "--yes", action="store_true", help="approve every call to a tool that requires approval")
@@ -197,9 +200,19 @@ def _compare(args: argparse.Namespace, ctx: Context) -> int:
             reports += load_reports(path)
         except UsageError as exc:
             raise CliError(str(exc), "pass files written by `reasoner eval --out FILE`") from exc
-    if len(reports) < 2 and not args.plot:
-        raise CliError(f"--compare needs two reports; {', '.join(args.compare)} hold {len(reports)}", "pass two report files (or one written by --mode both)")
-    blocks = [compare_reports(reports[0], other) for other in reports[1:]]
+    first: dict[str, dict[str, Any]] = {}
+    blocks = []
+    for report in reports:  # each report against the first one of the same dataset
+        key = str(report.get("dataset"))
+        if key in first:
+            blocks.append(compare_reports(first[key], report))
+        else:
+            first[key] = report
+    if not blocks and not args.plot:
+        raise CliError(
+            f"--compare needs two reports of one dataset; {', '.join(args.compare)} hold {len(reports)} of {', '.join(first)}",
+            "pass two report files of the same dataset (or one written by --mode both)",
+        )
     ctx.stdout.write("\n\n".join(blocks) + ("\n" if blocks else ""))
     ctx.stdout.flush()
     if args.plot:

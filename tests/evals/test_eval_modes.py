@@ -102,6 +102,15 @@ def test_cli_both_modes_prints_them_side_by_side_saves_and_plots(capsys: pytest.
     table = capsys.readouterr().out
     assert "smollm2" not in table and "scripted-planner plan parallel" in table and "b / a" in table
 
+    other = saved[0] | {"dataset": "demo"}
+    (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
+    (tmp_path / "one.json").write_text(json.dumps(saved[0]), encoding="utf-8")
+    assert main(["eval", "--compare", str(tmp_path / "one.json"), str(tmp_path / "other.json")]) == 1
+    assert "needs two reports of one dataset" in capsys.readouterr().err
+    assert main(["eval", "--compare", str(tmp_path / "one.json"), str(tmp_path / "other.json"), "--plot", str(tmp_path / "p2")]) == 0
+    assert (tmp_path / "p2" / "latency.png").is_file()
+    capsys.readouterr()
+
     (tmp_path / "bad.json").write_text('{"x": 1}', encoding="utf-8")
     assert main(["eval", "--compare", str(tmp_path / "bad.json"), str(out)]) == 1
     assert "is not a reasoner eval report" in capsys.readouterr().err
