@@ -50,9 +50,9 @@ def bfcl_accuracy(reports: Sequence[Report], path: Path) -> Path:
     categories = list(dict.fromkeys(str(r["dataset"]).removeprefix("bfcl:") for r in reports))
     keys = [(_planner(r), str(r["dataset"])) for r in reports]
     # one bar per planner; the same planner at two commits (a new adapter) is two bars
-    model = _planner if len(set(keys)) == len(keys) else _with_commit
-    models = list(dict.fromkeys(model(r) for r in reports))
-    value = {(model(r), str(r["dataset"]).removeprefix("bfcl:")): r["summary"] for r in reports}
+    name_of = _planner if len(set(keys)) == len(keys) else _with_commit
+    models = list(dict.fromkeys(name_of(r) for r in reports))
+    value = {(name_of(r), str(r["dataset"]).removeprefix("bfcl:")): r["summary"] for r in reports}
     fig, ax = _figure(max(6.0, 1.1 * len(categories) + 2), 4.2)
     width = 0.8 / len(models)
     for m, model in enumerate(models):
