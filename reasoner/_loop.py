@@ -551,10 +551,16 @@ async def run(
     except Exception as exc:
         rec.emit("run.failed", error={"type": type(exc).__name__, "message": str(exc)})
         raise
+    return completed(session, query, answer, plans, result, partial)
+
+
+
+def completed(session: Session, query: str, answer: Any, plans: list[Plan], result: ExecutionResult | None, partial: str | None) -> RunResult:
+    """Emit ``run.completed`` and build the run's :class:`RunResult` (plan and react mode)."""
     usage = {name: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "seconds": round(u.seconds, 3)} for name, u in session.usage.items()}
     shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
     ending: dict[str, Any] = {"partial": partial} if partial else {}
-    rec.emit("run.completed", answer=shown, usage=usage, **ending)
+    session.rec.emit("run.completed", answer=shown, usage=usage, **ending)
     return RunResult(
         query=query,
         answer=answer,
@@ -562,10 +568,9 @@ async def run(
         outputs=dict(result.outputs) if result else {},
         errors={**result.errors, **{k: f"skipped: {v}" for k, v in result.skipped.items()}} if result else {},
         usage=dict(session.usage),
-        trace=list(rec.events),
+        trace=list(session.rec.events),
         partial=partial,
     )
-
 
 async def plan_only(session: Session, runtime: Runtime, query: str, *, config: LoopConfig, registry: ToolRegistry | None = None) -> Plan:
     """Ask the planner for a plan without running any tool (``Engine.explain(question)``).

@@ -21,7 +21,6 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from pydantic import TypeAdapter
 
 from reasoner._executor import ExecutionResult
 from reasoner._loop import (
@@ -30,6 +29,7 @@ from reasoner._loop import (
     _answer,
     _from_trace,
     _plan_and_execute,
+    completed,
     output_schema,
 )
 from reasoner._roles import Session
@@ -119,17 +119,4 @@ async def run_react(
     except Exception as exc:
         rec.emit("run.failed", error={"type": type(exc).__name__, "message": str(exc)})
         raise
-    usage = {name: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "seconds": round(u.seconds, 3)} for name, u in session.usage.items()}
-    shown = answer if isinstance(answer, str) else TypeAdapter(type(answer)).dump_python(answer, mode="json")
-    ending: dict[str, Any] = {"partial": partial} if partial else {}
-    rec.emit("run.completed", answer=shown, usage=usage, **ending)
-    return RunResult(
-        query=query,
-        answer=answer,
-        plans=plans,
-        outputs=dict(result.outputs) if result else {},
-        errors={**result.errors, **{k: f"skipped: {v}" for k, v in result.skipped.items()}} if result else {},
-        usage=dict(session.usage),
-        trace=list(rec.events),
-        partial=partial,
-    )
+    return completed(session, query, answer, plans, result, partial)
