@@ -542,17 +542,35 @@ async def run(
             result = _from_trace(rec.events, result)
             partial = f"the time budget of {budget.seconds:g} s ran out before the plan finished"
             spent = BudgetExceeded("seconds", budget.seconds)
-        if spent is not None and (result is None or not result.outputs):
-            raise spent
-        with anyio.move_on_after(min(30.0, budget.seconds) if spent is not None else max(scope.deadline - anyio.current_time(), 0.0)) as answering:
-            answer = await _answer(session, query, result, answer_format, config, partial)
-        if answering.cancelled_caught:
-            raise BudgetExceeded("seconds", budget.seconds)
+        answer = await answer_after(session, query, result, answer_format, config, partial, spent, scope.deadline)
     except Exception as exc:
         rec.emit("run.failed", error={"type": type(exc).__name__, "message": str(exc)})
         raise
     return completed(session, query, answer, plans, result, partial)
 
+
+
+async def answer_after(
+    session: Session,
+    query: str,
+    result: ExecutionResult | None,
+    answer_format: tuple[TypeAdapter[Any], dict[str, Any]] | None,
+    config: LoopConfig,
+    partial: str | None,
+    spent: BudgetExceeded | None,
+    deadline: float,
+) -> Any:
+    """The answer once planning ended (plan and react mode): ``spent`` is raised when there
+    is nothing to answer from; a run whose budget ran out gets ``min(30, seconds)`` more
+    seconds to answer, another the time left before ``deadline``."""
+    if spent is not None and (result is None or not result.outputs):
+        raise spent
+    seconds = session.budget.seconds
+    with anyio.move_on_after(min(30.0, seconds) if spent is not None else max(deadline - anyio.current_time(), 0.0)) as answering:
+        answer = await _answer(session, query, result, answer_format, config, partial)
+    if answering.cancelled_caught:
+        raise BudgetExceeded("seconds", seconds)
+    return answer
 
 
 def completed(session: Session, query: str, answer: Any, plans: list[Plan], result: ExecutionResult | None, partial: str | None) -> RunResult:

@@ -26,9 +26,9 @@ from reasoner._executor import ExecutionResult
 from reasoner._loop import (
     LoopConfig,
     RunResult,
-    _answer,
     _from_trace,
     _plan_and_execute,
+    answer_after,
     completed,
     output_schema,
 )
@@ -110,12 +110,7 @@ async def run_react(
             result = _from_trace(rec.events, result)
             partial = f"the time budget of {budget.seconds:g} s ran out before the last call finished"
             spent = BudgetExceeded("seconds", budget.seconds)
-        if spent is not None and (result is None or not result.outputs):
-            raise spent
-        with anyio.move_on_after(min(30.0, budget.seconds) if spent is not None else max(scope.deadline - anyio.current_time(), 0.0)) as answering:
-            answer = await _answer(session, query, result, answer_format, config, partial)
-        if answering.cancelled_caught:
-            raise BudgetExceeded("seconds", budget.seconds)
+        answer = await answer_after(session, query, result, answer_format, config, partial, spent, scope.deadline)
     except Exception as exc:
         rec.emit("run.failed", error={"type": type(exc).__name__, "message": str(exc)})
         raise
