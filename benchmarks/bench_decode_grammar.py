@@ -54,6 +54,9 @@ from reasoner.planner._prompts import plan_messages  # noqa: E402
 from reasoner.tools import ToolRegistry  # noqa: E402
 from reasoner.tools.demo import demo_tools  # noqa: E402
 
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _cpu import commit  # noqa: E402
+
 REPEATS = 3
 QUESTION = "Which three cloud providers are largest, what are their latest stock prices, and chart them"
 # the reasoning loop's plan grammar (reasoner._loop.LoopConfig.schema, first plan)
@@ -71,15 +74,6 @@ def _cpu() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
-        return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 class CountingRunner:
@@ -235,7 +229,7 @@ def main() -> None:
     print(f"hardware: {_cpu()}, {os.cpu_count()} cores")
     print(
         f"versions: python {platform.python_version()}, torch {torch.__version__}, transformers {version('transformers')},"
-        f" llguidance {version('llguidance')}; commit {_commit()}"
+        f" llguidance {version('llguidance')}; commit {commit()}"
     )
     print("model: smollm2-135m, float32 on CPU, batch 1, greedy; our loop through TransformersModel.stream")
     print(f"plan grammar: 5 demo tools, {SCHEMA_OPTIONS}, llguidance; ms columns: prefill total, decode per token/pass")
