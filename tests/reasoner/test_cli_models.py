@@ -291,7 +291,7 @@ def test_check_json_carries_each_result(capsys: pytest.CaptureFixture[str], tmp_
         f'[models.served]\nurl = "{models_server.base}/v1"\nmodel = "qwen3-8b"\n'
         f'[models.down]\nurl = "http://127.0.0.1:{closed_port()}/v1"\nmodel = "qwen3-8b"\n[roles]\nplanner = ["down", "served"]\n',
     )
-    code, out, err = cli(capsys, "--config", str(config), "--check", "--json", "--timeout", "0.5")
+    code, out, err = cli(capsys, "--config", str(config), "--check", "--json", "--timeout", "5")  # "down" is refused at once
     assert_one_error(code, err, "failed: down")
     doc = json.loads(out)
     assert doc["ok"] is False

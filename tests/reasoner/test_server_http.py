@@ -26,7 +26,7 @@ from reasoner._server import create_app
 from reasoner.models import Message, ScriptedModel
 
 KEY = "test-key-0123456789"
-SLOW, IDLE, JSON, CRASH = "[slow]", "[idle]", "[json]", "[crash]"
+SLOW, IDLE, JSON, CRASH, OVERLAP = "[slow]", "[idle]", "[json]", "[crash]", "[overlap]"
 ANSWER = "  MSFT closed at 420.5 and AMZN at 186.2 (sample data).\n"
 JSON_ANSWER = '{"ticker":"MSFT","close":420.5}'
 CLOSE_SCHEMA = {
@@ -80,7 +80,8 @@ def _asked(messages: Sequence[Message], marker: str) -> bool:
 def _plan(messages: Sequence[Message]) -> str:
     if _asked(messages, CRASH):
         raise RuntimeError("secret internals at /srv/app/config.py line 12")
-    seconds = 30.0 if _asked(messages, SLOW) else 1.2 if _asked(messages, IDLE) else 0.05
+    # OVERLAP: long enough that the first call is still running when the second starts, on a busy machine too
+    seconds = 30.0 if _asked(messages, SLOW) else 1.2 if _asked(messages, IDLE) else 0.5 if _asked(messages, OVERLAP) else 0.05
     nodes = [{"id": i + 1, "tool": "lookup", "args": {"ticker": t, "seconds": seconds}} for i, t in enumerate(("MSFT", "AMZN"))]
     return json.dumps({"nodes": nodes})
 
@@ -202,7 +203,7 @@ def test_sdk_non_streamed_content_is_the_engines_answer_with_usage(sdk: openai.O
 
 
 def test_sdk_streamed_content_reassembles_the_answer_and_carries_events(sdk: openai.OpenAI) -> None:
-    query = "Compare the MSFT and AMZN closes"
+    query = f"{OVERLAP} Compare the MSFT and AMZN closes"
     stream = sdk.chat.completions.create(
         model="reasoner", messages=[{"role": "user", "content": query}], stream=True, stream_options={"include_usage": True}
     )
