@@ -432,7 +432,7 @@ def test_chart_dir_comes_from_the_option_then_the_environment(capsys: pytest.Cap
     code, out, err = cli(capsys, "run", "Chart 1 and 2", "--planner", "scripted", "--chart-dir", "mine", "--json", models=scripted(plan, FINISH, "Done."))
     assert code == 0, err
     path = next(json.loads(line)["data"]["output"]["path"] for line in out.splitlines() if '"node.completed"' in line)
-    assert Path(path).parent == Path("mine") and Path(path).is_file()
+    assert Path(path).parent == Path("mine").absolute() and Path(path).is_file()  # absolute: it opens from anywhere
     code, out, err = cli(capsys, "run", "Chart 1 and 2", "--planner", "scripted", "--json", models=scripted(plan, FINISH, "Done."))
     path = next(json.loads(line)["data"]["output"]["path"] for line in out.splitlines() if '"node.completed"' in line)
     assert Path(path).parent == tmp_path / "charts"  # $REASONER_CHART_DIR

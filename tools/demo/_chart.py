@@ -141,7 +141,7 @@ def make_chart(output_dir: str | os.PathLike[str] | None = None) -> Callable[...
         title = _clip(title, _MAX_TITLE_CHARS)
         target = folder if folder is not None else default_chart_dir()
         digest = hashlib.sha256(json.dumps([values, names, title]).encode()).hexdigest()[:16]
-        path = target / f"chart-{digest}.png"
+        path = (target / f"chart-{digest}.png").absolute()  # a path that opens from anywhere
         metadata = {"Title": title or "bar chart", "Source": FOOTER, "Software": "reasoner"}
         if folder is None:
             _private(target.parent)
