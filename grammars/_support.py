@@ -365,7 +365,13 @@ class _Walk:
         if isinstance(sub, bool):
             return sub
         if not isinstance(sub, dict):
-            raise GrammarError(f"not a valid JSON Schema: {pointer} is {sub!r}, not an object or a boolean")
+            parts = pointer.split("/")
+            keyword = parts[-1] if parts[-1] in ONE | LIST else parts[-2] if len(parts) > 2 else None
+            raise GrammarError(
+                f"not a valid JSON Schema: {pointer} is {sub!r:.80}, not an object or a boolean",
+                keyword=keyword,
+                pointer=pointer,
+            )
         out: dict[str, Any] = {}
         exact = EXACT_FORMATS.get(sub["format"]) if isinstance(sub.get("format"), str) else None
         if exact is not None and "pattern" not in sub:
@@ -500,6 +506,7 @@ def _check_value(key: str, value: Any, pointer: str) -> None:
         raise GrammarError(
             f"not a valid JSON Schema: {key!r} at {pointer} {problem}, got {value!r:.80}; fix the schema",
             keyword=key,
+            pointer=pointer,
         )
 
 

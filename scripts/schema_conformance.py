@@ -50,8 +50,11 @@ def _run_group(backend: str, schema: Any, tests: list[dict[str, Any]]) -> list[s
     try:
         grammar = compile_json_schema(schema, _tokenizer(), backend=backend)
     except (GrammarError, UsageError) as exc:
-        named = isinstance(exc, GrammarError) and exc.keyword is not None
-        return ["refused named" if named else "refused unnamed"] * len(tests)
+        keyword = getattr(exc, "keyword", None)
+        pointer = getattr(exc, "pointer", None)
+        named = keyword is not None and pointer is not None
+        why = f"{keyword} at {pointer}: {str(exc).splitlines()[0][:300]}"
+        return [f"refused named|{why}" if named else f"refused unnamed|{why}"] * len(tests)
     out = []
     for test in tests:
         text = json.dumps(test["data"], separators=(",", ":"), ensure_ascii=False)
@@ -75,16 +78,17 @@ def _worker(jobs: Any, results: Any) -> None:
         try:
             results.put((key, _run_group(backend, schema, tests)))
         except Exception as exc:  # a crash in a backend is an outcome too
-            results.put((key, [f"error {type(exc).__name__}"] * len(tests)))
+            results.put((key, [f"error|{type(exc).__name__}: {str(exc)[:200]}"] * len(tests)))
 
 
-def run(suite: Path, draft: str, backend: str, deadline: float) -> tuple[Counter[str], list[str]]:
+def run(suite: Path, draft: str, backend: str, deadline: float) -> tuple[Counter[str], list[str], list[str]]:
     groups = []
     for path in sorted((suite / "tests" / draft).glob("*.json")):
         for i, group in enumerate(json.loads(path.read_text())):
             groups.append((f"{path.stem}#{i}", group["schema"], group["tests"]))
     counts: Counter[str] = Counter()
     wrong: list[str] = []
+    unnamed: list[str] = []  # one line per schema refused without a keyword and a pointer
     ctx = mp.get_context("spawn")
     jobs, results = ctx.Queue(), ctx.Queue()
     proc = ctx.Process(target=_worker, args=(jobs, results), daemon=True)
@@ -99,11 +103,13 @@ def run(suite: Path, draft: str, backend: str, deadline: float) -> tuple[Counter
             jobs, results = ctx.Queue(), ctx.Queue()
             proc = ctx.Process(target=_worker, args=(jobs, results), daemon=True)
             proc.start()
-        counts.update(outcomes)
+        counts.update(o.split("|")[0] for o in outcomes)
         wrong += [f"{key}: {t['description']}" for t, o in zip(tests, outcomes, strict=True) if o == "wrong accept"]
+        unnamed += [f"{key}: {o.split('|', 1)[1]}" for o in outcomes[:1] if o.startswith("refused unnamed")]
+        unnamed += [f"{key}: {o}" for o in outcomes[:1] if o == "timeout" or o.startswith("error")]
     jobs.put(None)
     proc.join(10)
-    return counts, wrong
+    return counts, wrong, unnamed
 
 
 def main() -> None:
@@ -116,13 +122,15 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, Any] = {}
     for backend in args.backend or ["llguidance", "xgrammar", "outlines"]:
-        counts, wrong = run(args.suite, args.draft, backend, args.deadline)
+        counts, wrong, unnamed = run(args.suite, args.draft, backend, args.deadline)
         total = sum(counts.values())
         line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         print(f"{args.draft} {backend}: {total} instances: {line}; right {counts['right'] / total:.1%}", flush=True)
         for item in wrong:
             print(f"  wrong accept: {item}", flush=True)
-        report[backend] = {"counts": dict(counts), "wrong_accepts": wrong}
+        for item in unnamed:
+            print(f"  unnamed refusal: {item}", flush=True)
+        report[backend] = {"counts": dict(counts), "wrong_accepts": wrong, "unnamed": unnamed}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     sys.exit(0)
