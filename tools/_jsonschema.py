@@ -12,7 +12,15 @@ from typing import Any
 
 from reasoner.grammars._jsonschema import DEFAULT_LIMITS, SchemaLimits, SchemaProblem, resolve_pointer
 
-__all__ = ["RecursiveSchema", "SchemaProblem", "close_objects", "inline_refs", "map_subschemas", "strip_titles"]
+__all__ = [
+    "RecursiveSchema",
+    "SchemaProblem",
+    "check_expansion",
+    "close_objects",
+    "inline_refs",
+    "map_subschemas",
+    "strip_titles",
+]
 
 Schema = dict[str, Any]
 
@@ -128,6 +136,47 @@ def inline_refs(
     inlined.pop("$defs", None)
     inlined.pop("definitions", None)
     return inlined
+
+
+def check_expansion(schema: Schema, *, limits: SchemaLimits = DEFAULT_LIMITS) -> None:
+    """Check, without building anything, that ``schema`` would stay within ``limits`` if its
+    local ``$ref``s were inlined (a cycle counts once: a reader such as the planner's schema
+    walker stops there), so that a walk which follows refs does linear work.
+
+    Raises :class:`SchemaProblem` past ``limits.max_expanded`` subschemas or
+    ``limits.max_depth`` levels, ``KeyError`` for a ref that names nothing local. Each
+    definition is counted once (memoized), so the check itself is linear.
+    """
+    done: dict[str, tuple[int, int]] = {}  # ref -> (subschemas, depth) once inlined
+
+    def visit(node: Any, stack: tuple[str, ...], depth: int) -> tuple[int, int]:
+        if depth > limits.max_depth:
+            raise SchemaProblem(f"the schema nests deeper than {limits.max_depth} subschemas once its $refs are inlined")
+        if not isinstance(node, dict):
+            return 1, 1
+        size, height = 1, 0
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in stack:
+            if ref not in done:
+                target = _pointer(schema, ref)
+                done[ref] = visit(target, (*stack, ref), depth + 1)
+            size, height = done[ref]
+        for key, value in node.items():
+            if key in _ONE and isinstance(value, dict):
+                children: Any = (value,)
+            elif (key in _LIST or key == "items") and isinstance(value, list):
+                children = value
+            elif key in _MAP and key not in ("$defs", "definitions") and isinstance(value, dict):
+                children = value.values()
+            else:
+                continue
+            for child in children:
+                more, high = visit(child, stack, depth + 1)
+                size, height = size + more, max(height, high)
+        _count({}, size, height + 1, limits, ref if isinstance(ref, str) else None)
+        return size, height + 1
+
+    visit(schema, (), 0)
 
 
 def _children(node: Schema, fn: Callable[[Schema], tuple[Schema, int, int]]) -> tuple[Schema, int, int]:
