@@ -32,7 +32,7 @@ class CompiledGrammar:
 
     Attributes:
         backend: ``"llguidance"``, ``"outlines"`` or ``"xgrammar"``.
-        vocab_size: tokens the mask covers (``len(tokenizer)``; see :func:`allocate_bitmask`).
+        vocab_size: tokens the mask covers (``len(tokenizer)``; see ``reasoner.kernels.allocate_token_bitmask``).
         schema: the schema as given (what :meth:`validate` checks).
         backend_schema: the schema the backend compiled (annotations and unenforced
             keywords removed, objects with ``properties`` closed).

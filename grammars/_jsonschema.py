@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import unquote
 
 import re2
 from jsonschema import Draft202012Validator, validators
@@ -105,11 +106,12 @@ def _pointer(parts: tuple[str | int, ...]) -> str:
 
 def resolve_pointer(root: Any, ref: str) -> Any:
     """The value at a local JSON pointer ``ref`` (``#``, ``#/$defs/a``, ``#/items/0``) in
-    ``root``, or ``None`` when ``ref`` is not local or names nothing."""
+    ``root``, or ``None`` when ``ref`` is not local or names nothing. The one pointer walk:
+    the fragment is percent-decoded first (``#/$defs/a%20b``), as a URI fragment is."""
     if not ref.startswith("#"):
         return None
     node: Any = root
-    for part in ref[1:].split("/")[1:]:
+    for part in unquote(ref[1:]).split("/")[1:]:
         part = part.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and part in node:
             node = node[part]

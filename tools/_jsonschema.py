@@ -81,9 +81,10 @@ def inline_refs(
     """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
 
     With ``root`` (the whole schema as written), any other local JSON pointer
-    (``#/properties/a/items``) is followed into it too. Keywords beside a ``$ref``
-    (``description``, ``default``) override the definition's, except in a schema whose
-    ``$schema`` is draft 7 or older (``root``'s), where they are ignored, as those drafts say;
+    (``#/properties/a/items``) is followed into it too. Keywords beside a ``$ref`` apply
+    too: annotations (``description``, ``default``) replace the definition's, a keyword that
+    disagrees with the definition's makes an ``allOf`` of both; in a schema whose
+    ``$schema`` is draft 7 or older (``root``'s) they are ignored, as those drafts say;
     a ``discriminator`` with a ``mapping`` (OpenAPI, pointing at definitions) is dropped.
     Each definition is inlined once and shared, and the size of the result is counted
     before it is built, so the work is linear in the schema as written: a schema that
@@ -119,8 +120,10 @@ def inline_refs(
             target, size, height = done[name]
             rest = {} if old_draft else {k: v for k, v in node.items() if k != "$ref"}
             siblings, more, high = _children(rest, lambda c: visit(c, stack, depth + 1))
-            return _count({**target, **siblings}, size + more, max(height, high), limits, ref)
-        out, size, height = _children(node, lambda child: visit(child, stack, depth + 1))
+            return _count(_merge(target, siblings), size + more, max(height, high), limits, ref)
+        # definitions are inlined where they are used, never walked where they are kept
+        own = {k: v for k, v in node.items() if k not in ("$defs", "definitions")}
+        out, size, height = _children(own, lambda child: visit(child, stack, depth + 1))
         if isinstance(out.get("discriminator"), dict) and "mapping" in out["discriminator"]:
             # OpenAPI's discriminator maps to #/$defs/... names that no longer exist; the
             # oneOf members' `const` tags constrain the value on their own
@@ -177,6 +180,19 @@ def check_expansion(schema: Schema, *, limits: SchemaLimits = DEFAULT_LIMITS) ->
         return size, height + 1
 
     visit(schema, (), 0)
+
+
+# keywords beside a $ref that only describe: they replace the definition's own
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly"})
+
+
+def _merge(target: Schema, siblings: Schema) -> Schema:
+    """``{"$ref": target, **siblings}`` as one schema: both apply (2020-12), so keywords that
+    disagree become an ``allOf`` of the two instead of one silently replacing the other."""
+    clash = [k for k in siblings if k in target and k not in _ANNOTATIONS and siblings[k] != target[k]]
+    if clash:
+        return {"allOf": [target, siblings]}
+    return {**target, **siblings}
 
 
 def _children(node: Schema, fn: Callable[[Schema], tuple[Schema, int, int]]) -> tuple[Schema, int, int]:
