@@ -7,7 +7,9 @@ keyword from the message (the phrases each backend is known to use, else a keywo
 quotes) and finds the subschema it is about in the schema as written: the first one
 holding that keyword, preferring one whose value the message quotes (a ``$ref`` target, a
 pattern). When the message names no keyword, the keywords the backend is known to
-struggle with are tried in order of how often they are the cause.
+struggle with are tried in order of how often they are the cause. A keyword that no
+subschema holds came in through a ``$ref`` to another document (llguidance knows the
+metaschemas): the refusal names that ``$ref``.
 """
 
 from __future__ import annotations
@@ -164,6 +166,9 @@ def named_refusal(exc: GrammarError, schema: Any) -> GrammarError:
             if pointer is not None:
                 found = candidate, pointer
                 break
+    if found is None:  # about something a non-local $ref brings in (a metaschema), not written here
+        remote = [where for where, ref in _holders(schema, "$ref") if isinstance(ref, str) and not ref.startswith("#")]
+        found = ("$ref", remote[0]) if remote else None
     if found is None:
         return exc
     keyword, pointer = found

@@ -16,6 +16,8 @@ REFUSED: list[tuple[str, Any, str, str]] = [
     ("llguidance", {"properties": {"a": {"$ref": "#foo"}}, "$defs": {"x": {"type": "integer"}}}, "$ref", "#/properties/a"),
     ("llguidance", {"properties": {"r": {"$ref": "http://localhost:1234/draft2020-12/integer.json"}}}, "$ref", "#/properties/r"),
     ("llguidance", {"patternProperties": {"f.*": {"type": "integer"}, "b.*": {"type": "string"}}}, "patternProperties", "#"),
+    # the keyword llguidance names is in the metaschema it knows, not here: the $ref is named
+    ("llguidance", {"properties": {"m": {"$ref": "https://json-schema.org/draft/2020-12/schema"}}}, "$ref", "#/properties/m"),
     # the backend's message names no keyword
     ("xgrammar", {"anyOf": [True, False]}, "false", "#/anyOf/1"),
     ("xgrammar", {"type": "object", "properties": {"s": {"type": "string", "pattern": "^\\p{Letter}+$"}}}, "pattern", "#/properties/s"),
