@@ -108,7 +108,7 @@ def _output_schema(tool: str, output: Any) -> dict[str, Any]:
     Converted and checked once per distinct schema (many tools of one API share one)."""
     _check_size(tool, output, "return")
     try:
-        key = json.dumps(output, sort_keys=True, separators=(",", ":"))
+        key = json.dumps(output, ensure_ascii=False)  # key order kept: property order is the grammar's
     except (TypeError, ValueError) as exc:
         raise _fail(tool, "return", f"is not JSON: {exc}") from exc
     with _OUTPUTS_LOCK:
@@ -120,7 +120,7 @@ def _output_schema(tool: str, output: Any) -> dict[str, Any]:
         return copied
     converted = _checked_output(tool, _convert(tool, output, "return"))
     with _OUTPUTS_LOCK:
-        _OUTPUTS[key] = json.dumps(converted)
+        _OUTPUTS[key] = key if converted == output else json.dumps(converted, ensure_ascii=False)
         if len(_OUTPUTS) > _OUTPUTS_KEPT:
             _OUTPUTS.popitem(last=False)
     return converted  # built by _convert: already this tool's own
