@@ -7,9 +7,10 @@ keyword from the message (the phrases each backend is known to use, else a keywo
 quotes) and finds the subschema it is about in the schema as written: the first one
 holding that keyword, preferring one whose value the message quotes (a ``$ref`` target, a
 pattern). When the message names no keyword, the keywords the backend is known to
-struggle with are tried in order of how often they are the cause. A keyword that no
-subschema holds came in through a ``$ref`` to another document (llguidance knows the
-metaschemas): the refusal names that ``$ref``.
+struggle with are tried in order of how often they are the cause (a guess, said as one: the
+backend's words stay in the message). A keyword that no subschema holds came in through a
+``$ref`` to another document (llguidance knows the metaschemas): the refusal names that
+``$ref``; failing that, the usual suspects are tried too.
 """
 
 from __future__ import annotations
@@ -159,19 +160,23 @@ def named_refusal(exc: GrammarError, schema: Any) -> GrammarError:
         return exc
     message = str(exc)
     found = _quoted_structure(schema, message) if _STRUCTURE in message else None
-    if found is None:
-        keyword = exc.keyword or keyword_in(message)
-        for candidate in [keyword] if keyword is not None else _USUAL_SUSPECTS:
-            pointer = locate(schema, candidate, message)
-            if pointer is not None:
-                found = candidate, pointer
-                break
+    keyword = exc.keyword or keyword_in(message)
+    if found is None and keyword is not None:
+        pointer = locate(schema, keyword, message)
+        found = None if pointer is None else (keyword, pointer)
     if found is None:  # about something a non-local $ref brings in (a metaschema), not written here
         remote = [where for where, ref in _holders(schema, "$ref") if isinstance(ref, str) and not ref.startswith("#")]
         found = ("$ref", remote[0]) if remote else None
+    guess = found is None
+    for candidate in _USUAL_SUSPECTS if found is None else ():  # the message names nothing here
+        pointer = locate(schema, candidate, message)
+        if pointer is not None:
+            found = candidate, pointer
+            break
     if found is None:
         return exc
     keyword, pointer = found
-    named = GrammarError(f"{message} (keyword {keyword!r} at {pointer})", keyword=keyword, pointer=pointer)
+    said = f"probably keyword {keyword!r} at {pointer}" if guess else f"keyword {keyword!r} at {pointer}"
+    named = GrammarError(f"{message} ({said})", keyword=keyword, pointer=pointer)
     named.__cause__ = exc.__cause__
     return named

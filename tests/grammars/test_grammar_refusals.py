@@ -52,3 +52,7 @@ def test_an_error_that_names_both_is_kept_and_one_about_nothing_in_the_schema_to
     assert named_refusal(vague, {"type": "string"}) is vague  # no guess: nothing here is a usual cause
     guessed = named_refusal(GrammarError("regex too big"), {"properties": {"a": {"pattern": "^a$"}}})
     assert (guessed.keyword, guessed.pointer) == ("pattern", "#/properties/a")
+    # outlines_core on an enum value that looks like a ref: "regex" names no pattern here
+    vocabulary = GrammarError("outlines cannot compile this schema: The vocabulary provided is incompatible with the regex '(...)'")
+    enum = named_refusal(vocabulary, {"$defs": {"s": {"type": "string"}}, "enum": [{"$ref": "#/$defs/s"}]})
+    assert (enum.keyword, enum.pointer) == ("enum", "#")
