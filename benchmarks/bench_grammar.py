@@ -155,12 +155,13 @@ def load_tokenizer(name: str) -> Any:
 
 
 def worker_compile(backend: str) -> None:
-    from reasoner.grammars import allocate_bitmask, clear_caches, compile_json_schema
+    from reasoner.grammars import clear_caches, compile_json_schema
+    from reasoner.kernels import allocate_token_bitmask
     from reasoner.planner import plan_schema
 
     tokenizer = load_tokenizer("llama3")
     compile_json_schema({"type": "integer"}, tokenizer, backend)  # build the adapter once
-    mask = allocate_bitmask(len(tokenizer))
+    mask = allocate_token_bitmask(len(tokenizer))
     sizes: list[tuple[str, Any]] = [("call", call_schema())] + [(str(n), plan_schema(registry(n))) for n in SIZES]
     for label, schema in sizes:
         times = []
@@ -176,7 +177,8 @@ def worker_compile(backend: str) -> None:
 def worker_mask(backend: str) -> None:
     import numpy as np
 
-    from reasoner.grammars import allocate_bitmask, compile_json_schema, validate_instance
+    from reasoner.grammars import compile_json_schema, validate_instance
+    from reasoner.kernels import allocate_token_bitmask
     from reasoner.planner import plan_schema
 
     for label, name in TOKENIZERS.items():
@@ -186,7 +188,7 @@ def worker_mask(backend: str) -> None:
             workloads.append((f"plan-{MASK_TOOLS}", plan_schema(registry(MASK_TOOLS)), plan_texts(MASK_TOOLS)))
         for grammar_label, schema, texts in workloads:
             grammar = compile_json_schema(schema, tokenizer, backend, strict=False)
-            mask = allocate_bitmask(grammar.vocab_size)
+            mask = allocate_token_bitmask(grammar.vocab_size)
             steps: list[float] = []
             refused = 0
             for text in texts:

@@ -29,7 +29,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from reasoner.grammars import allocate_bitmask, clear_caches, compile_json_schema
+from reasoner.grammars import clear_caches, compile_json_schema
+from reasoner.kernels import allocate_token_bitmask
 from reasoner.planner import Node, plan_schema
 from reasoner.tools import ToolRegistry, ToolSpec
 from reasoner.tools.demo import demo_tools
@@ -88,7 +89,7 @@ def compile_and_mask(schema: dict[str, Any], tokenizer: Any) -> tuple[float, flo
         start = time.perf_counter()
         grammar = compile_json_schema(schema, tokenizer)
         compiled = time.perf_counter()
-        grammar.matcher().fill_bitmask(allocate_bitmask(grammar.vocab_size))
+        grammar.matcher().fill_bitmask(allocate_token_bitmask(grammar.vocab_size))
         times.append((compiled - start, time.perf_counter() - compiled))
     best = min(times)
     return best[0] * 1000, best[1] * 1000

@@ -4,7 +4,7 @@
 
     grammar = compile_json_schema(schema, tokenizer)       # backend="llguidance"
     matcher = grammar.matcher()                            # one per generation
-    mask = allocate_bitmask(grammar.vocab_size)            # int32 [ceil(V/32)], CPU
+    mask = allocate_token_bitmask(grammar.vocab_size)      # reasoner.kernels: int32 [ceil(V/32)], CPU
     out: list[int] = []
     while not matcher.is_terminated():
         forced = matcher.forced_tokens()                   # appended without sampling
@@ -84,7 +84,6 @@ from reasoner.grammars._api import clear_caches as clear_caches
 from reasoner.grammars._api import compile_json_schema as compile_json_schema
 from reasoner.grammars._bytes import closing_token_ids as closing_token_ids
 from reasoner.grammars._matcher import GrammarMatcher as GrammarMatcher
-from reasoner.grammars._matcher import allocate_bitmask as allocate_bitmask
 from reasoner.grammars._support import BACKENDS as BACKENDS
 from reasoner.grammars._support import UnenforcedKeyword as UnenforcedKeyword
 from reasoner.grammars._support import supported_keywords as supported_keywords
@@ -96,7 +95,6 @@ __all__ = [
     "CompiledGrammar",
     "GrammarMatcher",
     "UnenforcedKeyword",
-    "allocate_bitmask",
     "clear_caches",
     "closing_token_ids",
     "compile_json_schema",

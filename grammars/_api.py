@@ -11,6 +11,7 @@ from typing import Any, Final, Protocol
 
 from reasoner.errors import GrammarError, UsageError
 from reasoner.grammars._matcher import GrammarMatcher, TokenizerFacts, encode
+from reasoner.grammars._refusal import named_refusal
 from reasoner.grammars._support import BACKENDS, UnenforcedKeyword, prepare_schema
 from reasoner.grammars._unsat import unsatisfiable
 from reasoner.grammars._validate import validate_instance
@@ -31,7 +32,7 @@ class CompiledGrammar:
 
     Attributes:
         backend: ``"llguidance"``, ``"outlines"`` or ``"xgrammar"``.
-        vocab_size: tokens the mask covers (``len(tokenizer)``; see :func:`allocate_bitmask`).
+        vocab_size: tokens the mask covers (``len(tokenizer)``; see ``reasoner.kernels.allocate_token_bitmask``).
         schema: the schema as given (what :meth:`validate` checks).
         backend_schema: the schema the backend compiled (annotations and unenforced
             keywords removed, objects with ``properties`` closed).
@@ -148,6 +149,7 @@ def _unenforced_error(backend: str, unenforced: tuple[UnenforcedKeyword, ...]) -
         " Use backend='llguidance', remove the keyword(s), or pass strict=False to check them with"
         " jsonschema after decoding",
         keyword=unenforced[0].keyword,
+        pointer=unenforced[0].pointer,
     )
 
 
@@ -156,22 +158,34 @@ def _compile(schema: dict[str, Any] | bool, tokenizer: Any, backend: str, *, str
         raise UsageError(f"a JSON Schema is an object or a boolean, got {type(schema).__name__}")
     impossible = unsatisfiable(schema)
     if impossible is not None:
-        keyword, why = impossible
-        raise GrammarError(f"no value can satisfy this schema: {why}", keyword=keyword)
-    prepared = prepare_schema(schema, backend)
+        raise GrammarError(
+            f"no value can satisfy this schema: {impossible.message}", keyword=impossible.keyword, pointer=impossible.pointer
+        )
+    try:
+        prepared = prepare_schema(schema, backend)
+    except GrammarError as exc:
+        raise _named(exc, schema) from exc
     if strict and prepared.unenforced:
         raise _unenforced_error(backend, prepared.unenforced)
+    try:
+        new_matcher = _adapter(_entry(tokenizer), backend).compile(prepared.schema)
+    except GrammarError as exc:  # a backend's own words: find the keyword and where it is
+        raise _named(exc, prepared.schema) from exc
     entry = _entry(tokenizer)
-    adapter = _adapter(entry, backend)
     return CompiledGrammar(
         backend=backend,
         vocab_size=entry.facts.vocab_size,
         schema=schema,
         backend_schema=prepared.schema,
         unenforced=prepared.unenforced,
-        new_matcher=adapter.compile(prepared.schema),
+        new_matcher=new_matcher,
         tokenizer=tokenizer,
     )
+
+
+def _named(exc: GrammarError, schema: Any) -> GrammarError:
+    named = named_refusal(exc, schema)  # a copy, so that `raise ... from exc` never cycles
+    return named if named is not exc else GrammarError(str(exc), keyword=exc.keyword, pointer=exc.pointer)
 
 
 def clear_caches(*, adapters: bool = True) -> None:

@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import unquote
 
 import re2
 from jsonschema import Draft202012Validator, validators
@@ -105,11 +106,12 @@ def _pointer(parts: tuple[str | int, ...]) -> str:
 
 def resolve_pointer(root: Any, ref: str) -> Any:
     """The value at a local JSON pointer ``ref`` (``#``, ``#/$defs/a``, ``#/items/0``) in
-    ``root``, or ``None`` when ``ref`` is not local or names nothing."""
+    ``root``, or ``None`` when ``ref`` is not local or names nothing. The one pointer walk:
+    the fragment is percent-decoded first (``#/$defs/a%20b``), as a URI fragment is."""
     if not ref.startswith("#"):
         return None
     node: Any = root
-    for part in ref[1:].split("/")[1:]:
+    for part in unquote(ref[1:]).split("/")[1:]:
         part = part.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict) and part in node:
             node = node[part]
@@ -136,21 +138,37 @@ def _is_count(value: Any) -> bool:
 def check_size(value: Any, limits: SchemaLimits = DEFAULT_LIMITS) -> None:
     """Raise :class:`SchemaProblem` when ``value`` has more than ``limits.max_nodes`` JSON
     values or nests deeper than ``limits.max_depth``; iterative, so safe on any input."""
-    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 1, ())]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     nodes = 0
     while stack:
-        item, depth, where = stack.pop()
+        item, depth = stack.pop()
         nodes += 1
         if nodes > limits.max_nodes:
             raise SchemaProblem(f"the schema has more than {limits.max_nodes:,} JSON values; split or simplify it")
         if depth > limits.max_depth:
             raise SchemaProblem(
-                f"the schema nests deeper than {limits.max_depth} levels of objects and arrays", pointer=_pointer(where)
+                f"the schema nests deeper than {limits.max_depth} levels of objects and arrays",
+                pointer=_pointer(_deepest(value, limits.max_depth)),
             )
         if isinstance(item, dict):
-            stack.extend((v, depth + 1, (*where, k)) for k, v in item.items())
+            stack.extend([(v, depth + 1) for v in item.values()])
         elif isinstance(item, list | tuple):
-            stack.extend((v, depth + 1, (*where, i)) for i, v in enumerate(item))
+            stack.extend([(v, depth + 1) for v in item])
+
+
+def _deepest(value: Any, max_depth: int) -> tuple[str | int, ...]:
+    """The path of a value nested deeper than ``max_depth`` (only when there is one: the
+    paths are not kept while counting, which is the common, cheap case)."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, where = stack.pop()
+        if len(where) >= max_depth:
+            return where
+        if isinstance(item, dict):
+            stack.extend((v, (*where, k)) for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+    return ()
 
 
 def _keyword_problem(key: str, value: Any, limits: SchemaLimits) -> str | None:

@@ -21,6 +21,7 @@ from reasoner.grammars._matcher import (
     encode,
     not_allowed,
 )
+from reasoner.grammars._refusal import keyword_in
 from reasoner.grammars._share import share_repeated
 
 if TYPE_CHECKING:
@@ -152,33 +153,12 @@ class _LLGuidanceMatcher:
 
 def _grammar_error(message: str) -> GrammarError:
     first_line = message.strip().splitlines()[0] if message.strip() else message
-    keyword = _keyword_in(first_line)
+    keyword = keyword_in(first_line)
     hint = f" (keyword {keyword!r})" if keyword else ""
     return GrammarError(
         f"llguidance cannot compile this schema{hint}: {first_line}; simplify the schema or pick another backend",
         keyword=keyword,
     )
-
-
-_KNOWN: Final = (
-    "oneOf", "allOf", "anyOf", "format", "pattern", "multipleOf", "$ref", "uniqueItems",
-    "patternProperties", "additionalProperties", "minimum", "maximum", "enum", "const",
-)  # fmt: skip
-
-
-def _keyword_in(message: str) -> str | None:
-    if "Unimplemented keys:" in message:
-        rest = message.split("Unimplemented keys:", 1)[1]
-        names = [part.strip(" []\"'") for part in rest.split(",")]
-        return names[0] or None
-    if "Unknown format" in message:
-        return "format"
-    if "Anchor " in message or "Resource " in message:  # a ref llguidance cannot resolve
-        return "$dynamicRef" if "$dynamicRef" in message else "$ref"
-    for keyword in _KNOWN:
-        if keyword in message:
-            return keyword
-    return None
 
 
 class _ExplicitBytes:

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
 __all__ = [
     "GrammarMatcher",
     "TokenizerFacts",
-    "allocate_bitmask",
     "bitmask_words",
     "checked_bitmask",
     "encode",
@@ -97,19 +96,6 @@ def bitmask_words(vocab_size: int) -> int:
     return (vocab_size + 31) // 32
 
 
-def allocate_bitmask(vocab_size: int) -> torch.Tensor:
-    """A zeroed int32 CPU tensor ``[ceil(vocab_size / 32)]`` for :meth:`GrammarMatcher.fill_bitmask`.
-
-    For a model whose logits are wider than ``vocab_size``, allocate ``ceil(n_logits / 32)``
-    words instead: the matcher zeroes the extra words, so those tokens stay disallowed.
-    """
-    import torch
-
-    if vocab_size <= 0:
-        raise UsageError(f"vocab_size must be positive, got {vocab_size}")
-    return torch.zeros(bitmask_words(vocab_size), dtype=torch.int32)
-
-
 def checked_bitmask(bitmask: torch.Tensor, words: int) -> torch.Tensor:
     """The first ``words`` words of ``bitmask`` (the rest zeroed), after checking its layout."""
     import torch
@@ -117,12 +103,12 @@ def checked_bitmask(bitmask: torch.Tensor, words: int) -> torch.Tensor:
     if bitmask.dtype != torch.int32 or bitmask.device.type != "cpu" or bitmask.dim() != 1:
         raise UsageError(
             f"bitmask must be a 1-D int32 CPU tensor, got {bitmask.dim()}-D {bitmask.dtype} on "
-            f"{bitmask.device}; use reasoner.grammars.allocate_bitmask(vocab_size)"
+            f"{bitmask.device}; use reasoner.kernels.allocate_token_bitmask(vocab_size)"
         )
     if not bitmask.is_contiguous() or bitmask.numel() < words:
         raise UsageError(
             f"bitmask must be contiguous with at least {words} int32 words, got {bitmask.numel()}"
-            f" (contiguous={bitmask.is_contiguous()}); use reasoner.grammars.allocate_bitmask(vocab_size)"
+            f" (contiguous={bitmask.is_contiguous()}); use reasoner.kernels.allocate_token_bitmask(vocab_size)"
         )
     if bitmask.numel() > words:
         bitmask[words:].zero_()

@@ -4,7 +4,7 @@ the keyword and where it is (a backend says only "unsatisfiable", or fails to re
 Only what is certain is reported: ``false`` where a value must exist (the root, a
 required property, an item below ``minItems``), a required property that
 ``additionalProperties: false`` forbids, ``allOf`` branches with no type in common,
-``enum``/``const`` with no value of the declared type, inverted bounds, and ``anyOf``/
+an empty ``enum``, ``enum``/``const`` with no value of the declared type, inverted bounds, and ``anyOf``/
 ``oneOf`` whose every branch is one of these; object and array constraints count only
 where the type is that alone (a string satisfies ``required`` vacuously). Anything subtler
 is left to the backend.
@@ -13,11 +13,22 @@ is left to the backend.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reasoner.grammars._jsonschema import resolve_pointer
 
-__all__ = ["unsatisfiable"]
+__all__ = ["Unsatisfiable", "unsatisfiable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Unsatisfiable:
+    """Why no value fits: ``keyword`` (``"false"`` for a ``false`` subschema) in the
+    subschema at ``pointer``, and a message that names both."""
+
+    keyword: str
+    pointer: str
+    message: str
 
 _MAX_DEPTH = 64
 _TYPES = ("null", "boolean", "object", "array", "number", "string")
@@ -50,12 +61,11 @@ def _type_of(value: Any) -> str:
     return "array" if isinstance(value, list) else "object" if isinstance(value, dict) else "?"
 
 
-def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int = 0) -> tuple[str | None, str] | None:
-    """``(keyword, message)`` when no JSON value satisfies ``schema`` for a reason this
-    module can prove (the message names the JSON pointer), else None."""
+def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int = 0) -> Unsatisfiable | None:
+    """Why no JSON value satisfies ``schema``, for a reason this module can prove, else None."""
     root = schema if root is None else root
     if schema is False:
-        return None, f"the schema at {pointer} is false: no value is valid there"
+        return Unsatisfiable("false", pointer, f"the schema at {pointer} is false: no value is valid there")
     if not isinstance(schema, Mapping) or depth > _MAX_DEPTH:
         return None
     if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#"):
@@ -68,14 +78,18 @@ def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int 
     for low, high, kind in _BOUNDS:
         a, b = schema.get(low), schema.get(high)
         if types == {kind} and isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > b:
-            return low, f"{pointer} has {low} {a} above {high} {b}: no value is valid there"
+            return Unsatisfiable(low, pointer, f"{pointer} has {low} {a} above {high} {b}: no value is valid there")
+    if schema.get("enum") == []:
+        return Unsatisfiable("enum", pointer, f"{pointer} has an empty enum: no value is valid there")
     for keyword, values in (("enum", schema.get("enum")), ("const", [schema["const"]] if "const" in schema else None)):
         if isinstance(values, list) and types is not None and not any(_type_of(v) in types or (_type_of(v) == "number" and "number" in types) for v in values):
-            return keyword, f"{pointer} has {keyword} values none of which is of its type {schema.get('type')!r}: no value is valid there"
+            why = f"{pointer} has {keyword} values none of which is of its type {schema.get('type')!r}: no value is valid there"
+            return Unsatisfiable(keyword, pointer, why)
     branches = [b for b in schema.get("allOf", ()) if isinstance(b, Mapping)]
     declared = [t for t in (_types(b) for b in [schema, *branches]) if t is not None]
     if declared and not set.intersection(*declared) & set(_TYPES):
-        return "allOf", f"{pointer}: the types its allOf requires have nothing in common ({', '.join(str(sorted(t)) for t in declared)})"
+        listed = ", ".join(str(sorted(t)) for t in declared)
+        return Unsatisfiable("allOf", pointer, f"{pointer}: the types its allOf requires have nothing in common ({listed})")
     for i, branch in enumerate(schema.get("allOf", ())):
         found = unsatisfiable(branch, root, f"{pointer}/allOf/{i}", depth + 1)
         if found is not None:
@@ -84,8 +98,9 @@ def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int 
         options = schema.get(keyword)
         if isinstance(options, list) and options:
             found_all = [unsatisfiable(b, root, f"{pointer}/{keyword}/{i}", depth + 1) for i, b in enumerate(options)]
-            if all(f is not None for f in found_all):
-                return keyword, f"{pointer}: no branch of its {keyword} can be satisfied ({found_all[0][1] if found_all[0] else ''}, ...)"
+            first = found_all[0]
+            if first is not None and all(f is not None for f in found_all):
+                return Unsatisfiable(keyword, pointer, f"{pointer}: no branch of its {keyword} can be satisfied ({first.message}, ...)")
     if types == {"object"}:  # (required and items constrain only objects and arrays)
         properties: Mapping[str, Any] = schema["properties"] if isinstance(schema.get("properties"), Mapping) else {}
         for name in schema.get("required", ()) if isinstance(schema.get("required"), list) else ():
@@ -94,10 +109,13 @@ def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int 
             where = f"{pointer}/properties/{_escape(name)}"
             if name in properties:
                 found = unsatisfiable(properties[name], root, where, depth + 1)
+                if found is not None and found.keyword == "false":
+                    return Unsatisfiable("required", pointer, f"required property {name!r}: {found.message}")
                 if found is not None:
-                    return ("required", f"required property {name!r}: {found[1]}") if found[0] is None else found
+                    return found
             elif schema.get("additionalProperties") is False and not schema.get("patternProperties"):
-                return "required", f"{pointer} requires property {name!r}, which its additionalProperties: false forbids"
+                why = f"{pointer} requires property {name!r}, which its additionalProperties: false forbids"
+                return Unsatisfiable("required", pointer, why)
     if types == {"array"}:
         least = schema.get("minItems", 0)
         prefix: list[Any] = schema["prefixItems"] if isinstance(schema.get("prefixItems"), list) else []
@@ -107,6 +125,8 @@ def unsatisfiable(schema: Any, root: Any = None, pointer: str = "#", depth: int 
                 return found
         if isinstance(least, int) and least > len(prefix) and "items" in schema:
             found = unsatisfiable(schema["items"], root, f"{pointer}/items", depth + 1)
+            if found is not None and found.keyword == "false":
+                return Unsatisfiable("items", pointer, f"{pointer} needs at least {least} item(s): {found.message}")
             if found is not None:
-                return ("items", f"{pointer} needs at least {least} item(s): {found[1]}") if found[0] is None else found
+                return found
     return None

@@ -14,27 +14,29 @@ from reasoner.grammars._jsonschema import SchemaProblem, check_schema, validator
 __all__ = ["validate_instance"]
 
 
-def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | bool) -> Any:
+def validate_instance(text_or_obj: str | bytes | Any, schema: dict[str, Any] | bool, *, source: str = "decoded output") -> Any:
     """Parse (when given text) and validate a decoded instance against ``schema``; return it.
 
-    Text is parsed as strict JSON (no NaN/Infinity, no raw control characters in strings).
-    Validation is jsonschema Draft 2020-12 with format checking for the formats jsonschema
-    knows. Raises ``ModelError`` whose message names the JSON path (``$.nodes[0].args``)
-    and the problem, for text that is not JSON or an instance that does not fit; raises
-    ``GrammarError`` for a schema that is not a valid 2020-12 schema.
+    The one validator of model output (grammar-decoded or not; ``models.validate_output``
+    calls it). Text is parsed as strict JSON (no NaN/Infinity, no raw control characters in
+    strings). Validation is jsonschema Draft 2020-12 with format checking for the formats
+    jsonschema knows, patterns on RE2, the schema checked once and its validator cached.
+    Raises ``ModelError`` whose message starts with ``source`` and names the JSON path
+    (``$.nodes[0].args``) and the problem, for text that is not JSON or an instance that
+    does not fit; raises ``GrammarError`` for a schema that is not a valid 2020-12 schema.
     """
     if isinstance(text_or_obj, str | bytes | bytearray):
         try:
             instance = json.loads(text_or_obj, parse_constant=_refuse_constant)
-        except ValueError as exc:
-            raise ModelError(f"decoded output is not valid JSON ({exc}); output: {_clip(text_or_obj)}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise ModelError(f"{source} is not JSON ({exc}): {_clip(text_or_obj)}") from exc
     else:
         instance = text_or_obj
     validator = _validator(json.dumps(schema, sort_keys=True))
     error = best_match(validator.iter_errors(instance))
     if error is not None:
         raise ModelError(
-            f"decoded output does not match the schema at {error.json_path}: {error.message}"
+            f"{source} does not match the schema at {error.json_path}: {error.message}"
             f" (schema keyword {error.validator!r})"
         )
     return instance

@@ -20,7 +20,13 @@ _BITS = 32
 def allocate_token_bitmask(vocab_size: int, *, batch: int | None = None, pin_memory: bool = False) -> torch.Tensor:
     """A zeroed int32 bitmask for ``vocab_size`` tokens on the CPU: ``[ceil(V/32)]`` or
     ``[batch, ceil(V/32)]``; in page-locked memory with ``pin_memory`` (needs CUDA), so its
-    copy to the GPU is a true asynchronous DMA rather than a staged, synchronous one."""
+    copy to the GPU is a true asynchronous DMA rather than a staged, synchronous one.
+
+    The one allocator for grammar masks: a grammar matcher's ``fill_bitmask`` takes a row.
+    For a model whose logits are wider than ``vocab_size``, allocate for the logits' width:
+    the matcher zeroes the words past its vocabulary, so those tokens stay disallowed."""
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= 0:
+        raise UsageError(f"vocab_size must be a positive integer, got {vocab_size!r}")
     words = -(-vocab_size // _BITS)
     shape = (words,) if batch is None else (batch, words)
     return torch.zeros(shape, dtype=torch.int32, pin_memory=pin_memory)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 import torch
 
 from reasoner.errors import ModelError
+from reasoner.grammars import GrammarMatcher as Matcher  # the one matcher protocol (kept as Matcher here)
 from reasoner.kernels import allocate_token_bitmask, apply_token_bitmask, sample
 from reasoner.models._prefix import KV, PrefixCache
 from reasoner.models._protocol import FinishReason, GenerateOptions
@@ -45,16 +46,6 @@ __all__ = [
     "StepResult",
     "StopMatcher",
 ]
-
-
-class Matcher(Protocol):
-    """The per-generation grammar state (``reasoner.grammars`` matcher contract)."""
-
-    def fill_bitmask(self, bitmask: torch.Tensor) -> None: ...
-    def advance(self, token_id: int) -> Any: ...
-    def forced_tokens(self) -> list[int]: ...
-    def is_accepting(self) -> bool: ...
-    def is_terminated(self) -> bool: ...
 
 
 class Runner(Protocol):

@@ -15,10 +15,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-import jsonschema
-
 from reasoner.errors import ModelError, UsageError
-from reasoner.grammars._jsonschema import validator_for
+from reasoner.grammars import validate_instance
 
 __all__ = [
     "Completion",
@@ -202,17 +200,14 @@ def _parse_json(text: str, model: str) -> Any:
 
 
 def validate_output(text: str, schema: dict[str, Any], *, model: str) -> Any:
-    """Parse ``text`` as JSON and validate it against ``schema``; return the value.
+    """Parse ``text`` as JSON and validate it against ``schema``; return the value
+    (:func:`reasoner.grammars.validate_instance`, the one validator, under this model's name).
 
     Raises:
         ModelError: not JSON, or the first validation error, naming its JSON path.
+        GrammarError: ``schema`` is not a valid JSON Schema.
     """
-    value = _parse_json(text, model)
-    # patterns on RE2: a client's pattern cannot make this check backtrack for minutes
-    error = jsonschema.exceptions.best_match(validator_for(schema).iter_errors(value))
-    if error is not None:
-        raise ModelError(f"model {model!r} output does not match the schema at {error.json_path}: {error.message}")
-    return value
+    return validate_instance(text, schema, source=f"model {model!r} output")
 
 
 async def complete(

@@ -11,9 +11,8 @@ fields allows them, as JSON Schema says (tool output schemas are often incomplet
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
-from reasoner.grammars._jsonschema import linear_search
+from reasoner.grammars._jsonschema import linear_search, resolve_pointer
 
 __all__ = ["ALL_TYPES", "SchemaWalker", "describe_types", "fits", "json_type"]
 
@@ -130,18 +129,7 @@ class SchemaWalker:
         return out
 
     def _lookup(self, pointer: str) -> Any:
-        if not pointer.startswith("#"):
-            return None
-        node: Any = self.root
-        for raw in [part for part in unquote(pointer[1:]).split("/") if part]:
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return None
-        return node
+        return resolve_pointer(self.root, pointer)
 
 
 def own_types(schema: dict[str, Any]) -> frozenset[str]:

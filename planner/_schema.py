@@ -39,10 +39,10 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from reasoner.errors import ToolDefinitionError, UsageError
 from reasoner.planner._refpaths import RefTargets, UnknownToolPaths, accepted_types
+from reasoner.tools._jsonschema import RecursiveSchema, SchemaProblem, inline_refs
 
 if TYPE_CHECKING:
     from reasoner.planner._plan import Node
@@ -130,7 +130,7 @@ def plan_schema(
     tools = list(registry)
     if not tools:
         raise UsageError("plan_schema() needs a registry with at least one tool; register tools first")
-    inlined = [(spec.name, _Inliner(spec.name, spec.input_schema).inline(spec.input_schema, ())) for spec in tools]
+    inlined = [(spec.name, _inlined(spec.name, spec.input_schema)) for spec in tools]
     if not strict:
         if decoded or lookahead is not None or unknown_tool_paths != "intersection":
             raise UsageError("plan_schema(decoded=, lookahead=, unknown_tool_paths=) only apply to the strict schema; pass strict=True")
@@ -300,64 +300,38 @@ def map_subschemas(schema: Schema, fn: Callable[[Any, str, str | int | None], An
     return out
 
 
-class _Inliner:
-    """Replaces every local ``$ref`` by (a copy of) its target; refuses cycles."""
-
-    def __init__(self, tool: str, root: Any) -> None:
-        self.tool = tool
-        self.root = root
-
-    def inline(self, schema: Any, stack: tuple[str, ...], where: tuple[str | int, ...] = ()) -> Any:
-        if not isinstance(schema, dict):
-            return schema
-        if "$ref" in schema and isinstance(schema["$ref"], str):
-            pointer = schema["$ref"]
-            if pointer in stack:
-                raise self._error(
-                    f"its input schema is recursive through {pointer!r}; a plan schema must be finite "
-                    "(grammar backends cannot compile recursive references), so give this parameter a "
-                    "non-recursive type (e.g. a bounded nesting of models)",
-                    where,
-                )
-            target = self.inline(self._lookup(pointer, where), (*stack, pointer), where)
-            siblings = self.inline({k: v for k, v in schema.items() if k != "$ref"}, stack, where)
-            return _merge(target, siblings)
-
-        def child(sub: Any, keyword: str, key: str | int | None) -> Any:
-            return self.inline(sub, stack, where + ((keyword,) if key is None else (keyword, key)))
-
-        return map_subschemas(schema, child, drop=frozenset({"$defs", "definitions"}))
-
-    def _lookup(self, pointer: str, where: tuple[str | int, ...]) -> Any:
-        if not pointer.startswith("#"):
-            raise self._error(f"{pointer!r} is not a local reference; only '#/$defs/...' references are supported", where)
-        node: Any = self.root
-        for raw in [part for part in unquote(pointer[1:]).split("/") if part]:
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                raise self._error(f"the reference {pointer!r} points to nothing in its input schema", where)
-        return node
-
-    def _error(self, problem: str, where: tuple[str | int, ...]) -> ToolDefinitionError:
-        parameter = str(where[1]) if len(where) > 1 and where[0] == "properties" else None
-        at = f" (parameter {parameter!r})" if parameter else ""
-        return ToolDefinitionError(f"tool {self.tool!r}{at}: {problem}", tool=self.tool, parameter=parameter)
+def _inlined(tool: str, schema: Schema) -> Schema:
+    """``schema`` with every ``$ref`` inlined (:func:`~reasoner.tools._jsonschema.inline_refs`,
+    the one inliner), or :class:`ToolDefinitionError` naming the tool and the parameter."""
+    try:
+        return _inline(tool, schema, schema, None)
+    except ToolDefinitionError:
+        for name, prop in schema.get("properties", {}).items():
+            if isinstance(prop, dict):  # again per property, so that the error names it
+                _inline(tool, prop, schema, str(name))
+        raise
 
 
-def _merge(target: Any, siblings: Schema) -> Any:
-    """``{"$ref": t, **siblings}`` as one schema: a plain merge unless keywords disagree."""
-    if not siblings:
-        return target
-    if not isinstance(target, dict):
-        return {"allOf": [target, siblings]} if target is False else siblings
-    clash = [k for k in siblings if k in target and k not in _ANNOTATIONS and siblings[k] != target[k]]
-    if clash:
-        return {"allOf": [target, siblings]}
-    return {**target, **siblings}
+def _inline(tool: str, schema: Schema, root: Schema, parameter: str | None) -> Schema:
+    at = f" (parameter {parameter!r})" if parameter else ""
+    try:
+        return inline_refs(schema, {}, root=root)
+    except RecursiveSchema as exc:
+        problem = (
+            f"its input schema is recursive through {exc.name!r}; a plan schema must be finite (grammar backends "
+            "cannot compile recursive references), so give this parameter a non-recursive type (e.g. a bounded "
+            "nesting of models)"
+        )
+    except KeyError as exc:
+        ref = str(exc.args[0])
+        problem = (
+            f"the reference {ref!r} points to nothing in its input schema"
+            if ref.startswith("#")
+            else f"{ref!r} is not a local reference; only '#/$defs/...' references are supported"
+        )
+    except SchemaProblem as exc:
+        problem = f"its input schema is too large: {exc}"
+    raise ToolDefinitionError(f"tool {tool!r}{at}: {problem}", tool=tool, parameter=parameter)
 
 
 class _Builder:

@@ -128,12 +128,16 @@ class GrammarError(RunError):
     """A schema or grammar the selected backend cannot compile or enforce.
 
     Attributes:
-        keyword: the JSON Schema keyword at fault, when there is one.
+        keyword: the JSON Schema keyword at fault, when there is one (``"false"`` for a
+            ``false`` subschema where a value must exist).
+        pointer: the JSON pointer of the subschema holding it (``"#/properties/a"``), when
+            known; a refused schema always has both.
     """
 
-    def __init__(self, message: str, *, keyword: str | None = None) -> None:
+    def __init__(self, message: str, *, keyword: str | None = None, pointer: str | None = None) -> None:
         super().__init__(message)
         self.keyword = keyword
+        self.pointer = pointer
 
 
 class BudgetExceeded(RunError):

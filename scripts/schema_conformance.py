@@ -16,7 +16,8 @@ as compact JSON and fed to ``accepts()``. Outcomes per instance:
 - ``right``: accepts == valid.
 
 Each schema compiles in a child process with a deadline (``--deadline``, default 20 s), so
-a backend that never finishes (outlines_core on some regex products) costs one timeout.
+a backend that never finishes (outlines_core on some regex products) costs one timeout; a
+new child first loads the tokenizer and the backend's adapter, outside any deadline.
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ def _run_group(backend: str, schema: Any, tests: list[dict[str, Any]]) -> list[s
     try:
         grammar = compile_json_schema(schema, _tokenizer(), backend=backend)
     except (GrammarError, UsageError) as exc:
-        named = isinstance(exc, GrammarError) and exc.keyword is not None
-        return ["refused named" if named else "refused unnamed"] * len(tests)
+        keyword = getattr(exc, "keyword", None)
+        pointer = getattr(exc, "pointer", None)
+        named = keyword is not None and pointer is not None
+        why = f"{keyword} at {pointer}: {str(exc).splitlines()[0][:300]}"
+        return [f"refused named|{why}" if named else f"refused unnamed|{why}"] * len(tests)
     out = []
     for test in tests:
         text = json.dumps(test["data"], separators=(",", ":"), ensure_ascii=False)
@@ -75,35 +79,44 @@ def _worker(jobs: Any, results: Any) -> None:
         try:
             results.put((key, _run_group(backend, schema, tests)))
         except Exception as exc:  # a crash in a backend is an outcome too
-            results.put((key, [f"error {type(exc).__name__}"] * len(tests)))
+            results.put((key, [f"error|{type(exc).__name__}: {str(exc)[:200]}"] * len(tests)))
 
 
-def run(suite: Path, draft: str, backend: str, deadline: float) -> tuple[Counter[str], list[str]]:
+def run(suite: Path, draft: str, backend: str, deadline: float) -> tuple[Counter[str], list[str], list[str]]:
     groups = []
     for path in sorted((suite / "tests" / draft).glob("*.json")):
         for i, group in enumerate(json.loads(path.read_text())):
             groups.append((f"{path.stem}#{i}", group["schema"], group["tests"]))
     counts: Counter[str] = Counter()
     wrong: list[str] = []
+    unnamed: list[str] = []  # one line per schema refused without a keyword and a pointer
     ctx = mp.get_context("spawn")
     jobs, results = ctx.Queue(), ctx.Queue()
     proc = ctx.Process(target=_worker, args=(jobs, results), daemon=True)
     proc.start()
+    fresh = True  # a new worker loads the tokenizer and the backend first: no deadline on that
     for key, schema, tests in groups:
+        if fresh:
+            jobs.put(("warm-up", backend, {}, []))
+            results.get(timeout=600)
+            fresh = False
         jobs.put((key, backend, schema, tests))
         try:
-            _, outcomes = results.get(timeout=deadline + 60 if key == groups[0][0] else deadline)  # first: tokenizer load
+            _, outcomes = results.get(timeout=deadline)
         except Exception:
             outcomes = ["timeout"] * len(tests)
             proc.kill()
             jobs, results = ctx.Queue(), ctx.Queue()
             proc = ctx.Process(target=_worker, args=(jobs, results), daemon=True)
             proc.start()
-        counts.update(outcomes)
+            fresh = True
+        counts.update(o.split("|")[0] for o in outcomes)
         wrong += [f"{key}: {t['description']}" for t, o in zip(tests, outcomes, strict=True) if o == "wrong accept"]
+        unnamed += [f"{key}: {o.split('|', 1)[1]}" for o in outcomes[:1] if o.startswith("refused unnamed")]
+        unnamed += [f"{key}: {o}" for o in outcomes[:1] if o == "timeout" or o.startswith("error")]
     jobs.put(None)
     proc.join(10)
-    return counts, wrong
+    return counts, wrong, unnamed
 
 
 def main() -> None:
@@ -116,13 +129,15 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, Any] = {}
     for backend in args.backend or ["llguidance", "xgrammar", "outlines"]:
-        counts, wrong = run(args.suite, args.draft, backend, args.deadline)
+        counts, wrong, unnamed = run(args.suite, args.draft, backend, args.deadline)
         total = sum(counts.values())
         line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         print(f"{args.draft} {backend}: {total} instances: {line}; right {counts['right'] / total:.1%}", flush=True)
         for item in wrong:
             print(f"  wrong accept: {item}", flush=True)
-        report[backend] = {"counts": dict(counts), "wrong_accepts": wrong}
+        for item in unnamed:
+            print(f"  unnamed refusal: {item}", flush=True)
+        report[backend] = {"counts": dict(counts), "wrong_accepts": wrong, "unnamed": unnamed}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     sys.exit(0)

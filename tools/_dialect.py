@@ -24,8 +24,10 @@ Also: a draft-04 ``items: [...]`` list becomes ``prefixItems``; ``optional: true
 dropped (what is optional is what ``required`` leaves out); local ``$ref``s are inlined
 (a recursive schema is refused); every object that lists ``properties`` gets
 ``additionalProperties: false``, the top level always (the planner may emit only declared
-arguments). An ``output_schema`` is kept open where it is silent (only ``$ref``s inlined):
-output schemas are often incomplete, and a ref to a field they do not list is allowed.
+arguments). An ``output_schema`` is kept as written, open where it is silent (output
+schemas are often incomplete, and a ref to a field they do not list is allowed) and with
+its ``$ref``s (recursive ones too: the planner follows them), which are checked to stay
+within the expansion limits instead of being inlined.
 Anything else unknown is refused with the parameter's path.
 """
 
@@ -42,7 +44,7 @@ from jsonschema.exceptions import ValidationError, relevance
 
 from reasoner.errors import ToolDefinitionError, ToolError
 from reasoner.grammars._jsonschema import SchemaProblem, check_schema, check_size, validator_for
-from reasoner.tools._jsonschema import RecursiveSchema, close_objects, inline_refs
+from reasoner.tools._jsonschema import RecursiveSchema, check_expansion, close_objects, inline_refs
 from reasoner.tools._options import check_name
 
 __all__ = ["ConvertedSpec", "convert_function_spec", "schema_validator"]
@@ -106,21 +108,40 @@ def _output_schema(tool: str, output: Any) -> dict[str, Any]:
     Converted and checked once per distinct schema (many tools of one API share one)."""
     _check_size(tool, output, "return")
     try:
-        key = json.dumps(output, sort_keys=True, separators=(",", ":"))
+        key = json.dumps(output, ensure_ascii=False)  # key order kept: property order is the grammar's
     except (TypeError, ValueError) as exc:
         raise _fail(tool, "return", f"is not JSON: {exc}") from exc
     with _OUTPUTS_LOCK:
         text = _OUTPUTS.get(key)
         if text is not None:
             _OUTPUTS.move_to_end(key)
-    if text is None:
-        text = json.dumps(_finish(tool, _convert(tool, output, "return"), "return", close=False))
-        with _OUTPUTS_LOCK:
-            _OUTPUTS[key] = text
-            if len(_OUTPUTS) > _OUTPUTS_KEPT:
-                _OUTPUTS.popitem(last=False)
-    converted: dict[str, Any] = json.loads(text)  # a fresh copy for each tool
-    return converted
+    if text is not None:
+        copied: dict[str, Any] = json.loads(text)  # a fresh copy for each tool
+        return copied
+    converted = _checked_output(tool, _convert(tool, output, "return"))
+    with _OUTPUTS_LOCK:
+        _OUTPUTS[key] = key if converted == output else json.dumps(converted, ensure_ascii=False)
+        if len(_OUTPUTS) > _OUTPUTS_KEPT:
+            _OUTPUTS.popitem(last=False)
+    return converted  # built by _convert: already this tool's own
+
+
+def _checked_output(tool: str, schema: Any) -> dict[str, Any]:
+    """An output schema kept as written, ``$ref``s included (the planner's schema walker
+    follows them, cycles too): checked, and its expansion bounded, but not inlined."""
+    if not isinstance(schema, dict):
+        raise _fail(tool, "return", "must be a JSON Schema object")
+    try:
+        check_schema(schema, sized=True)  # convert_function_spec checked the sizes
+    except SchemaProblem as exc:
+        raise _fail(tool, "return", f"is not valid JSON Schema: {exc}") from exc
+    try:
+        check_expansion(schema)
+    except KeyError as exc:
+        raise _fail(tool, "return", f"has a $ref that names nothing in it: {exc.args[0]!r}") from exc
+    except SchemaProblem as exc:
+        raise _fail(tool, "return", f"is too large: {exc}") from exc
+    return schema
 
 
 def _check_size(tool: str, schema: Any, path: str) -> None:
@@ -213,7 +234,7 @@ def _check_values(tool: str, schema: dict[str, Any], path: str) -> None:
         raise _fail(tool, path, f"has {why}, so no value is valid; fix the type or the enum")
 
 
-def _finish(tool: str, schema: Any, parameter: str, *, close: bool = True) -> dict[str, Any]:
+def _finish(tool: str, schema: Any, parameter: str) -> dict[str, Any]:
     if not isinstance(schema, dict):
         raise _fail(tool, parameter, "must be a JSON Schema object")
     defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
@@ -222,14 +243,14 @@ def _finish(tool: str, schema: Any, parameter: str, *, close: bool = True) -> di
     except SchemaProblem as exc:
         raise _fail(tool, parameter, f"is not valid JSON Schema: {exc}") from exc
     try:
-        schema = inline_refs(schema, defs, copy=not close, root=schema)  # close_objects copies
+        schema = inline_refs(schema, defs, copy=False, root=schema)  # close_objects copies
     except RecursiveSchema as exc:
         raise _fail(tool, parameter, f"uses the recursive definition {exc.name!r}, which cannot be inlined") from exc
     except KeyError as exc:
         raise _fail(tool, parameter, f"has a $ref that is not a local #/$defs/ definition: {exc.args[0]!r}") from exc
     except SchemaProblem as exc:
         raise _fail(tool, parameter, f"is too large: {exc}") from exc
-    return close_objects(schema) if close else schema
+    return close_objects(schema)
 
 
 def _top_level(tool: str, schema: Any) -> dict[str, Any]:

@@ -12,7 +12,15 @@ from typing import Any
 
 from reasoner.grammars._jsonschema import DEFAULT_LIMITS, SchemaLimits, SchemaProblem, resolve_pointer
 
-__all__ = ["RecursiveSchema", "SchemaProblem", "close_objects", "inline_refs", "map_subschemas", "strip_titles"]
+__all__ = [
+    "RecursiveSchema",
+    "SchemaProblem",
+    "check_expansion",
+    "close_objects",
+    "inline_refs",
+    "map_subschemas",
+    "strip_titles",
+]
 
 Schema = dict[str, Any]
 
@@ -73,9 +81,10 @@ def inline_refs(
     """Replace every local ``$ref`` (``#/$defs/X`` or ``#/definitions/X``) by its definition.
 
     With ``root`` (the whole schema as written), any other local JSON pointer
-    (``#/properties/a/items``) is followed into it too. Keywords beside a ``$ref``
-    (``description``, ``default``) override the definition's, except in a schema whose
-    ``$schema`` is draft 7 or older (``root``'s), where they are ignored, as those drafts say;
+    (``#/properties/a/items``) is followed into it too. Keywords beside a ``$ref`` apply
+    too: annotations (``description``, ``default``) replace the definition's, a keyword that
+    disagrees with the definition's makes an ``allOf`` of both; in a schema whose
+    ``$schema`` is draft 7 or older (``root``'s) they are ignored, as those drafts say;
     a ``discriminator`` with a ``mapping`` (OpenAPI, pointing at definitions) is dropped.
     Each definition is inlined once and shared, and the size of the result is counted
     before it is built, so the work is linear in the schema as written: a schema that
@@ -111,8 +120,10 @@ def inline_refs(
             target, size, height = done[name]
             rest = {} if old_draft else {k: v for k, v in node.items() if k != "$ref"}
             siblings, more, high = _children(rest, lambda c: visit(c, stack, depth + 1))
-            return _count({**target, **siblings}, size + more, max(height, high), limits, ref)
-        out, size, height = _children(node, lambda child: visit(child, stack, depth + 1))
+            return _count(_merge(target, siblings), size + more, max(height, high), limits, ref)
+        # definitions are inlined where they are used, never walked where they are kept
+        own = {k: v for k, v in node.items() if k not in ("$defs", "definitions")}
+        out, size, height = _children(own, lambda child: visit(child, stack, depth + 1))
         if isinstance(out.get("discriminator"), dict) and "mapping" in out["discriminator"]:
             # OpenAPI's discriminator maps to #/$defs/... names that no longer exist; the
             # oneOf members' `const` tags constrain the value on their own
@@ -128,6 +139,60 @@ def inline_refs(
     inlined.pop("$defs", None)
     inlined.pop("definitions", None)
     return inlined
+
+
+def check_expansion(schema: Schema, *, limits: SchemaLimits = DEFAULT_LIMITS) -> None:
+    """Check, without building anything, that ``schema`` would stay within ``limits`` if its
+    local ``$ref``s were inlined (a cycle counts once: a reader such as the planner's schema
+    walker stops there), so that a walk which follows refs does linear work.
+
+    Raises :class:`SchemaProblem` past ``limits.max_expanded`` subschemas or
+    ``limits.max_depth`` levels, ``KeyError`` for a ref that names nothing local. Each
+    definition is counted once (memoized), so the check itself is linear.
+    """
+    done: dict[str, tuple[int, int]] = {}  # ref -> (subschemas, depth) once inlined
+
+    def visit(node: Any, stack: tuple[str, ...], depth: int) -> tuple[int, int]:
+        if depth > limits.max_depth:
+            raise SchemaProblem(f"the schema nests deeper than {limits.max_depth} subschemas once its $refs are inlined")
+        if not isinstance(node, dict):
+            return 1, 1
+        size, height = 1, 0
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in stack:
+            if ref not in done:
+                target = _pointer(schema, ref)
+                done[ref] = visit(target, (*stack, ref), depth + 1)
+            size, height = done[ref]
+        for key, value in node.items():
+            if key in _ONE and isinstance(value, dict):
+                children: Any = (value,)
+            elif (key in _LIST or key == "items") and isinstance(value, list):
+                children = value
+            elif key in _MAP and key not in ("$defs", "definitions") and isinstance(value, dict):
+                children = value.values()
+            else:
+                continue
+            for child in children:
+                more, high = visit(child, stack, depth + 1)
+                size, height = size + more, max(height, high)
+        _count({}, size, height + 1, limits, ref if isinstance(ref, str) else None)
+        return size, height + 1
+
+    visit(schema, (), 0)
+
+
+# keywords beside a $ref that only describe: they replace the definition's own
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly"})
+
+
+def _merge(target: Schema, siblings: Schema) -> Schema:
+    """``{"$ref": target, **siblings}`` as one schema: both apply (2020-12), so keywords that
+    disagree become an ``allOf`` of the two instead of one silently replacing the other."""
+    clash = [k for k in siblings if k in target and k not in _ANNOTATIONS and siblings[k] != target[k]]
+    if clash:
+        return {"allOf": [target, siblings]}
+    return {**target, **siblings}
 
 
 def _children(node: Schema, fn: Callable[[Schema], tuple[Schema, int, int]]) -> tuple[Schema, int, int]:

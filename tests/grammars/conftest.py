@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reasoner.grammars import BACKENDS, CompiledGrammar, allocate_bitmask
+from reasoner.grammars import BACKENDS, CompiledGrammar
+from reasoner.kernels import allocate_token_bitmask
 
 TOKENIZERS = ("llama3_tokenizer", "qwen_tokenizer", "smollm2_tokenizer")
 
@@ -72,7 +73,7 @@ def random_walk() -> Callable[..., Walk]:
         closers = _closers(tokenizer)
         eos = tokenizer.eos_token_id
         matcher = grammar.matcher()
-        mask = allocate_bitmask(grammar.vocab_size)
+        mask = allocate_token_bitmask(grammar.vocab_size)
         tokens: list[int] = []
         forced_log: list[tuple[int, list[int], np.ndarray]] = []
         while not matcher.is_terminated():

@@ -15,7 +15,6 @@ def test_exported_names() -> None:
         "CompiledGrammar",
         "GrammarMatcher",
         "UnenforcedKeyword",
-        "allocate_bitmask",
         "clear_caches",
         "closing_token_ids",
         "compile_json_schema",

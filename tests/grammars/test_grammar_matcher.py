@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from reasoner.errors import GrammarError, UsageError
-from reasoner.grammars import allocate_bitmask, compile_json_schema
+from reasoner.grammars import compile_json_schema
+from reasoner.kernels import allocate_token_bitmask
 
 SCHEMA = {"type": "object", "properties": {"s": {"type": "string", "maxLength": 6}}, "required": ["s"]}
 
@@ -24,10 +25,10 @@ def _feed(matcher: Any, tokenizer: Any, text: str) -> None:
 
 
 def test_allocate_bitmask_shape() -> None:
-    mask = allocate_bitmask(128257)
+    mask = allocate_token_bitmask(128257)
     assert mask.shape == (4009,) and mask.dtype == torch.int32 and not mask.any()
     with pytest.raises(UsageError):
-        allocate_bitmask(0)
+        allocate_token_bitmask(0)
 
 
 def test_mask_covers_vocab_and_bits_follow_the_layout(backend: str, tokenizer: Any) -> None:
@@ -51,7 +52,7 @@ def test_mask_covers_vocab_and_bits_follow_the_layout(backend: str, tokenizer: A
 def test_eos_bit_is_set_exactly_when_complete(backend: str, tokenizer: Any) -> None:
     grammar = compile_json_schema(SCHEMA, tokenizer, backend)
     matcher = grammar.matcher()
-    mask = allocate_bitmask(grammar.vocab_size)
+    mask = allocate_token_bitmask(grammar.vocab_size)
     eos = tokenizer.eos_token_id
     _feed(matcher, tokenizer, '{"s":"ab"')
     matcher.fill_bitmask(mask)
@@ -106,7 +107,7 @@ def test_fill_bitmask_refuses_a_wrong_tensor(tokenizer: Any) -> None:
         torch.zeros(1, words, dtype=torch.int32),
         torch.zeros(words - 1, dtype=torch.int32),
     ):
-        with pytest.raises(UsageError, match="allocate_bitmask"):
+        with pytest.raises(UsageError, match="allocate_token_bitmask"):
             matcher.fill_bitmask(bad)
 
 
@@ -118,7 +119,7 @@ def test_forced_text_inside_a_split_character(llama3_tokenizer: Any) -> None:
     matcher = grammar.matcher()
     _feed(matcher, llama3_tokenizer, '{"k":"')
     first_byte = llama3_tokenizer.convert_tokens_to_ids("æ")  # byte-level BPE spelling of 0xE6
-    mask = allocate_bitmask(grammar.vocab_size)
+    mask = allocate_token_bitmask(grammar.vocab_size)
     matcher.fill_bitmask(mask)
     assert first_byte in _allowed(mask)
     matcher.advance(first_byte)

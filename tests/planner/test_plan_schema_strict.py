@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reasoner.errors import PlanError, UsageError
-from reasoner.grammars import CompiledGrammar, allocate_bitmask, compile_json_schema
+from reasoner.grammars import CompiledGrammar, compile_json_schema
+from reasoner.kernels import allocate_token_bitmask
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema, validate
 from reasoner.planner._plan import iter_refs
 from reasoner.planner._refpaths import output_paths
@@ -366,7 +367,7 @@ def _fixed(grammar: CompiledGrammar) -> Callable[[Sequence[int]], tuple[Any, Any
 
     def positioned(tokens: Sequence[int]) -> tuple[Any, Any]:
         if not state:
-            state.extend([grammar.matcher(), allocate_bitmask(grammar.vocab_size)])
+            state.extend([grammar.matcher(), allocate_token_bitmask(grammar.vocab_size)])
         return state[0], state[1]
 
     return positioned
@@ -392,7 +393,7 @@ def _renarrowing(registry: ToolRegistry, tokenizer: Any, previous: Mapping[int, 
             for token in tokens:  # never raises: each rebuild keeps the language of the decoded nodes
                 matcher.advance(token)
             replays[0] += bool(tokens)
-            state["matcher"], state["mask"] = matcher, allocate_bitmask(grammar.vocab_size)
+            state["matcher"], state["mask"] = matcher, allocate_token_bitmask(grammar.vocab_size)
         return state["matcher"], state["mask"]
 
     return positioned, replays

@@ -211,7 +211,7 @@ def test_an_output_schema_is_converted_once_and_each_tool_gets_its_own_copy() ->
               "$defs": {"Room": {"type": "object", "properties": {"id": {"type": "string"}}}}}  # fmt: skip
     spec = {"name": "book", "parameters": {"type": "object", "properties": {}}, "output_schema": output}
     calls: list[object] = []
-    real = _dialect._finish
+    real = _dialect._checked_output
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args[1])
@@ -219,15 +219,15 @@ def test_an_output_schema_is_converted_once_and_each_tool_gets_its_own_copy() ->
 
     _dialect._OUTPUTS.clear()
     try:
-        _dialect._finish = counting  # type: ignore[assignment]
+        _dialect._checked_output = counting  # type: ignore[assignment]
         first = ToolSpec.from_schema(spec, lambda: {})
         second = ToolSpec.from_schema({**spec, "name": "book2"}, lambda: {})
     finally:
-        _dialect._finish = real  # type: ignore[assignment]
+        _dialect._checked_output = real  # type: ignore[assignment]
     outputs = [c for c in calls if isinstance(c, dict) and "rooms" in c.get("properties", {})]
     assert len(outputs) == 1  # the second tool's identical output schema was not converted again
     assert first.output_schema == second.output_schema and first.output_schema is not second.output_schema
-    assert first.output_schema is not None and first.output_schema["properties"]["rooms"]["items"]["properties"] == {"id": {"type": "string"}}
+    assert first.output_schema == output  # as written: its $refs kept (the planner follows them)
     # a bad output schema is refused each time, naming its tool
     bad = {**spec, "output_schema": {"type": "object", "properties": {"x": {"$ref": "#/$defs/Missing"}}}}
     for name in ("one", "two"):

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reasoner.errors import ToolDefinitionError, ToolError
+from reasoner.errors import PlanError, ToolDefinitionError, ToolError
 from reasoner.tools import ToolSpec
 
 
@@ -106,3 +106,37 @@ def test_draft_7_ignores_keywords_beside_a_ref() -> None:
     _, draft7 = output_schema({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": defs, "$ref": "#/definitions/n", "maximum": 3})
     _, modern = output_schema({"$defs": defs, "$ref": "#/$defs/n", "maximum": 3})
     assert "maximum" not in draft7 and modern["maximum"] == 3
+
+
+def test_a_recursive_output_schema_is_kept_as_written_and_its_paths_are_followed() -> None:
+    from reasoner.planner import Plan, validate
+    from reasoner.tools import ToolRegistry
+
+    kids = {"type": "array", "items": {"$ref": "#/$defs/T"}}
+    tree = {"type": "object", "properties": {"name": {"type": "string"}, "kids": kids}, "additionalProperties": False}
+    probe = ToolSpec.from_schema(spec({"type": "object", "properties": {}}, {"$ref": "#/$defs/T", "$defs": {"T": tree}}), fn)
+    assert probe.output_schema == {"$ref": "#/$defs/T", "$defs": {"T": tree}}  # was: refused, "cannot be inlined"
+    echo = ToolSpec.from_schema(
+        {"name": "echo", "parameters": {"type": "object", "properties": {"s": {"type": "string"}}, "required": ["s"]}}, fn
+    )
+    registry = ToolRegistry([probe, echo])
+    deep = {"nodes": [{"id": 1, "tool": "probe", "args": {}}, {"id": 2, "tool": "echo", "args": {"s": {"$ref": 1, "path": "kids.0.kids.1.name"}}}]}
+    validate(Plan.from_json(deep), registry)
+    wrong = {"nodes": [deep["nodes"][0], {"id": 2, "tool": "echo", "args": {"s": {"$ref": 1, "path": "kids.0.age"}}}]}
+    with pytest.raises(PlanError, match="has no 'age'"):
+        validate(Plan.from_json(wrong), registry)
+
+
+def test_keywords_beside_a_ref_that_disagree_with_it_both_apply() -> None:
+    from reasoner.tools._jsonschema import inline_refs
+
+    defs = {"S": {"type": "string", "maxLength": 5}}
+    assert inline_refs({"$ref": "#/$defs/S", "maxLength": 10}, defs) == {"allOf": [defs["S"], {"maxLength": 10}]}
+    assert inline_refs({"$ref": "#/$defs/S", "description": "d"}, defs) == {**defs["S"], "description": "d"}
+
+
+def test_a_percent_encoded_pointer_is_followed() -> None:
+    from reasoner.grammars._jsonschema import resolve_pointer
+
+    assert resolve_pointer({"$defs": {"a b": {"type": "string"}}}, "#/$defs/a%20b") == {"type": "string"}
+    assert resolve_pointer({"$defs": {}}, "#/$defs/missing") is None
