@@ -144,7 +144,7 @@ async def _direct() -> None:
 def _serve() -> None:
     import uvicorn
 
-    from reasoner._server import create_app
+    from reasoner.server import create_app
 
     app = create_app(make_engine(), max_concurrent_runs=2 * CONCURRENCY, keepalive_s=5.0)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none", access_log=False)

@@ -36,11 +36,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from reasoner import Engine, tool
-from reasoner._server import create_app
 from reasoner.cli import main
 from reasoner.errors import ModelUnavailable
 from reasoner.events import Event, load_trace
 from reasoner.models import OpenAIModel, ScriptedModel
+from reasoner.server import create_app
 
 SECRET = "sk-multi-model-7Hq2-NEVER-SHOW-ME-9f3e1c"
 KEY_ENV = "REASONER_TEST_UPSTREAM_KEY"

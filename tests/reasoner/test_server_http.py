@@ -22,8 +22,8 @@ import pytest
 import uvicorn
 
 from reasoner import Engine, tool
-from reasoner._server import create_app
 from reasoner.models import Message, ScriptedModel
+from reasoner.server import create_app
 
 KEY = "test-key-0123456789"
 SLOW, IDLE, JSON, CRASH = "[slow]", "[idle]", "[json]", "[crash]"

@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 
 from reasoner import Engine, tool
-from reasoner._server import create_app
 from reasoner.events import load_trace
 from reasoner.models import Message, ScriptedModel
+from reasoner.server import create_app
 
 KEY = "people-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
