@@ -5,7 +5,6 @@ work to the executor (``reasoner._executor``) and ``explain`` (``reasoner._expla
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +126,9 @@ class Engine:
     and its limiters are shared by concurrent ``execute`` calls. Use it from one event loop
     at a time.
     """
+
+    stream_buffer: int = 64
+    """Events :meth:`stream` holds for a slow consumer before the run waits for it."""
 
     def __init__(
         self,
@@ -343,16 +345,22 @@ class Engine:
 
         Break out early only inside ``contextlib.aclosing(engine.stream(...))``: closing the
         iterator cancels the run and every tool call under it.
+
+        The stream is bounded (:attr:`stream_buffer` events): a consumer that reads slowly
+        holds the run back (the answer decoding and the next tool calls wait for it) rather
+        than events piling up.
         """
-        send, receive = anyio.create_memory_object_stream[Event](math.inf)  # one writer; the run's size is bounded by its budget
+        send, receive = anyio.create_memory_object_stream[Event](self.stream_buffer)  # one writer
         failure: list[BaseException] = []
 
         async def produce() -> None:
             with send:
+                recorder = Recorder(channel=send)
                 try:
-                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait), plan, approve)
+                    await self._run(query, output, budget, tools, recorder, plan, approve)
                 except Exception as exc:  # delivered to the consumer after the run.failed event
                     failure.append(exc)
+                await recorder.room()  # the events still in line
 
         closed = False
         async with anyio.create_task_group() as tg:

@@ -177,6 +177,7 @@ class _Run:
         self.rt = runtime
         self.approver = approve if approve is not None else runtime.approve
         self.emit = recorder.emit
+        self.room = recorder.room  # a slow stream reader holds new calls back (backpressure)
         self.nodes: dict[int, Node] = {}
         self.outputs: dict[int, Any] = {}
         self.errors: dict[int, str] = {}
@@ -452,6 +453,7 @@ class _Run:
 
     async def _run_node(self, node: Node, policy: ToolPolicy, args: dict[str, Any] | None = None) -> None:
         nid = node.id
+        await self.room()
         if args is None:
             args = self._resolve(node)
             if args is None:

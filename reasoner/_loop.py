@@ -411,6 +411,7 @@ async def _answer(
                         on_text(text[:cut])
                     return text[:cut].strip()
                 on_text(piece)
+                await session.rec.room()  # a slow stream reader holds the decoding back
         return text.strip()
 
     async def attempt(model: Model) -> Any:

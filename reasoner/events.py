@@ -8,17 +8,52 @@ A trace is a list of events; :func:`save_trace` / :func:`load_trace` write and r
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from reasoner.errors import TraceError
 
-__all__ = ["EVENT_TYPES", "Event", "EventType", "Recorder", "load_trace", "save_trace"]
+if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectSendStream
+    from pydantic import TypeAdapter
+
+__all__ = [
+    "AnswerCompleted",
+    "AnswerDelta",
+    "AnswerReset",
+    "AnyEvent",
+    "ApprovalRequested",
+    "ApprovalResolved",
+    "EVENTS",
+    "EVENT_TYPES",
+    "Event",
+    "EventType",
+    "FeedbackGiven",
+    "JoinDecision",
+    "ModelFallback",
+    "NodeCompleted",
+    "NodeFailed",
+    "NodeRetrying",
+    "NodeSkipped",
+    "NodeStarted",
+    "PlanCompleted",
+    "PlanNode",
+    "Recorder",
+    "RetrievalSelected",
+    "RunCompleted",
+    "RunFailed",
+    "RunStarted",
+    "UsageReported",
+    "load_trace",
+    "save_trace",
+]
 
 EventType = Literal[
     "run.started",
@@ -47,6 +82,14 @@ EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """One event: ``type`` names its kind; ``data`` is its JSON-able payload.
+
+    ``Event("node.completed", run_id, seq, ts, ...)`` returns the class of that type
+    (:class:`NodeCompleted` here), so ``isinstance`` and ``match`` work on any event,
+    including events read back from a trace; the subclasses also read their payload as
+    typed properties (``event.output``), ``data`` staying the wire form.
+    """
+
     type: EventType
     run_id: str
     seq: int
@@ -54,6 +97,11 @@ class Event:
     iteration: int = 0
     node_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Event:
+        if cls is Event:  # dispatch on the type, given first or by name (pydantic passes neither)
+            cls = _CLASSES.get(args[0] if args else kwargs.get("type"), cls)  # type: ignore[assignment,arg-type]
+        return object.__new__(cls)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -66,37 +114,386 @@ class Event:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
-        if d.get("type") not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {d.get('type')!r}; expected one of {sorted(EVENT_TYPES)}")
-        return cls(
-            type=d["type"],
-            run_id=str(d["run_id"]),
-            seq=int(d["seq"]),
-            ts=float(d["ts"]),
-            iteration=int(d.get("iteration", 0)),
-            node_id=d.get("node_id"),
-            data=dict(d.get("data") or {}),
-        )
+        """The event ``d`` describes (a dict as :meth:`to_dict` writes it), as its own class.
+
+        Raises:
+            ValueError: an unknown type or a missing or malformed field (the message names it).
+        """
+        if not isinstance(d, dict) or d.get("type") not in EVENT_TYPES:
+            got = d.get("type") if isinstance(d, dict) else d
+            raise ValueError(f"unknown event type {got!r}; expected one of {sorted(EVENT_TYPES)}")
+        return _adapter().validate_python(d)
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(Event):
+    """``run.started``: a run began: its query, tools and each role's models."""
+
+    type: Literal["run.started"]
+
+    @property
+    def query(self) -> str:
+        return self.data.get("query")  # type: ignore[no-any-return]
+
+    @property
+    def tools(self) -> list[str]:
+        return self.data.get("tools")  # type: ignore[no-any-return]
+
+    @property
+    def roles(self) -> dict[str, Any]:
+        return self.data.get("roles")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalSelected(Event):
+    """``retrieval.selected``: tool retrieval chose the tools the planner sees."""
+
+    type: Literal["retrieval.selected"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanNode(Event):
+    """``plan.node``: the planner closed one node of the plan (it may start at once)."""
+
+    type: Literal["plan.node"]
+
+    @property
+    def node(self) -> dict[str, Any]:
+        return self.data.get("node")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCompleted(Event):
+    """``plan.completed``: the planner finished a plan."""
+
+    type: Literal["plan.completed"]
+
+    @property
+    def plan(self) -> dict[str, Any]:
+        return self.data.get("plan")  # type: ignore[no-any-return]
+
+    @property
+    def model(self) -> str:
+        return self.data.get("model")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStarted(Event):
+    """``node.started``: a tool call started."""
+
+    type: Literal["node.started"]
+
+    @property
+    def tool(self) -> str:
+        return self.data.get("tool")  # type: ignore[no-any-return]
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.data.get("args")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCompleted(Event):
+    """``node.completed``: a tool call returned."""
+
+    type: Literal["node.completed"]
+
+    @property
+    def output(self) -> Any:
+        return self.data.get("output")  # type: ignore[no-any-return]
+
+    @property
+    def duration_s(self) -> float:
+        return self.data.get("duration_s")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeFailed(Event):
+    """``node.failed``: a tool call failed after its retries."""
+
+    type: Literal["node.failed"]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return self.data.get("error")  # type: ignore[no-any-return]
+
+    @property
+    def attempts(self) -> int:
+        return self.data.get("attempts")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRetrying(Event):
+    """``node.retrying``: a tool call failed and is tried again after a delay."""
+
+    type: Literal["node.retrying"]
+
+    @property
+    def attempt(self) -> int:
+        return self.data.get("attempt")  # type: ignore[no-any-return]
+
+    @property
+    def delay_s(self) -> float:
+        return self.data.get("delay_s")  # type: ignore[no-any-return]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return self.data.get("error")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSkipped(Event):
+    """``node.skipped``: a call did not run because a node it needs failed."""
+
+    type: Literal["node.skipped"]
+
+    @property
+    def reason(self) -> str:
+        return self.data.get("reason")  # type: ignore[no-any-return]
+
+    @property
+    def cause(self) -> Any:
+        return self.data.get("cause")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested(Event):
+    """``approval.requested``: a call waits for a person's approval."""
+
+    type: Literal["approval.requested"]
+
+    @property
+    def tool(self) -> str:
+        return self.data.get("tool")  # type: ignore[no-any-return]
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return self.data.get("args")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResolved(Event):
+    """``approval.resolved``: a person (or policy) approved, denied or edited a call."""
+
+    type: Literal["approval.resolved"]
+
+    @property
+    def approved(self) -> bool:
+        return self.data.get("approved")  # type: ignore[no-any-return]
+
+    @property
+    def decision(self) -> str:
+        return self.data.get("decision")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFallback(Event):
+    """``model.fallback``: a role's model failed and the next one takes over."""
+
+    type: Literal["model.fallback"]
+
+    @property
+    def role(self) -> str:
+        return self.data.get("role")  # type: ignore[no-any-return]
+
+    @property
+    def model(self) -> str:
+        return self.data.get("model")  # type: ignore[no-any-return]
+
+    @property
+    def next(self) -> str:
+        return self.data.get("next")  # type: ignore[no-any-return]
+
+    @property
+    def reason(self) -> str:
+        return self.data.get("reason")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinDecision(Event):
+    """``join.decision``: the joiner (or the loop) decided to finish or replan."""
+
+    type: Literal["join.decision"]
+
+    @property
+    def action(self) -> str:
+        return self.data.get("action")  # type: ignore[no-any-return]
+
+    @property
+    def reason(self) -> str:
+        return self.data.get("reason")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta(Event):
+    """``answer.delta``: a piece of the answer text."""
+
+    type: Literal["answer.delta"]
+
+    @property
+    def text(self) -> str:
+        return self.data.get("text")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerReset(Event):
+    """``answer.reset``: discard the answer text streamed so far (a fallback model starts again)."""
+
+    type: Literal["answer.reset"]
+
+    @property
+    def reason(self) -> str:
+        return self.data.get("reason")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerCompleted(Event):
+    """``answer.completed``: the whole answer (JSON-able when ``output=`` is given)."""
+
+    type: Literal["answer.completed"]
+
+    @property
+    def answer(self) -> Any:
+        return self.data.get("answer")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported(Event):
+    """``usage``: tokens used by a model call."""
+
+    type: Literal["usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted(Event):
+    """``run.completed``: the run finished with an answer (the last event)."""
+
+    type: Literal["run.completed"]
+
+    @property
+    def answer(self) -> Any:
+        return self.data.get("answer")  # type: ignore[no-any-return]
+
+    @property
+    def usage(self) -> dict[str, Any]:
+        return self.data.get("usage")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailed(Event):
+    """``run.failed``: the run failed (the last event; the error is raised after it)."""
+
+    type: Literal["run.failed"]
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return self.data.get("error")  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackGiven(Event):
+    """``feedback``: a person's feedback on a finished run, appended to its trace."""
+
+    type: Literal["feedback"]
+
+
+AnyEvent = (
+    RunStarted | RetrievalSelected | PlanNode | PlanCompleted | NodeStarted | NodeCompleted | NodeFailed | NodeRetrying | NodeSkipped | ApprovalRequested | ApprovalResolved | ModelFallback | JoinDecision
+    | AnswerDelta | AnswerReset | AnswerCompleted | UsageReported | RunCompleted | RunFailed | FeedbackGiven
+)
+"""Any event, as a discriminated union on ``type`` (for pydantic models and ``match``)."""
+
+if TYPE_CHECKING:
+    EVENTS: TypeAdapter[AnyEvent]
+    """The one adapter between events and JSON: ``EVENTS.validate_json(line)``, ``EVENTS.json_schema()``."""
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[AnyEvent]:
+    from pydantic import Field, TypeAdapter
+
+    return TypeAdapter(Annotated[AnyEvent, Field(discriminator="type")])  # type: ignore[arg-type]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EVENTS":  # built on first use: it takes a third of a second
+        return _adapter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_CLASSES: dict[str, type[Event]] = {
+    "run.started": RunStarted,
+    "retrieval.selected": RetrievalSelected,
+    "plan.node": PlanNode,
+    "plan.completed": PlanCompleted,
+    "node.started": NodeStarted,
+    "node.completed": NodeCompleted,
+    "node.failed": NodeFailed,
+    "node.retrying": NodeRetrying,
+    "node.skipped": NodeSkipped,
+    "approval.requested": ApprovalRequested,
+    "approval.resolved": ApprovalResolved,
+    "model.fallback": ModelFallback,
+    "join.decision": JoinDecision,
+    "answer.delta": AnswerDelta,
+    "answer.reset": AnswerReset,
+    "answer.completed": AnswerCompleted,
+    "usage": UsageReported,
+    "run.completed": RunCompleted,
+    "run.failed": RunFailed,
+    "feedback": FeedbackGiven,
+}
 
 
 class Recorder:
     """Stamps and collects the events of one run; ``sink`` (if given) sees each one as it is made.
 
+    With ``channel`` (the send end of a bounded memory stream), each event is also sent
+    there; when the stream is full the event waits in line, and :meth:`room` (awaited by
+    the loop between answer pieces and by the executor before each call) waits until the
+    reader has taken the waiting ones: a slow reader slows the run down instead of events
+    piling up in memory.
+
     Not thread-safe: emit from the event loop only.
     """
 
-    def __init__(self, run_id: str | None = None, sink: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self, run_id: str | None = None, sink: Callable[[Event], None] | None = None, *, channel: MemoryObjectSendStream[Event] | None = None
+    ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.events: list[Event] = []
         self.iteration = 0
         self._sink = sink
+        self._channel = channel
+        self._waiting: deque[Event] = deque()
 
     def emit(self, type: EventType, node_id: int | None = None, **data: Any) -> Event:
         event = Event(type, self.run_id, len(self.events), time.time(), self.iteration, node_id, data)
         self.events.append(event)
         if self._sink is not None:
             self._sink(event)
+        if self._channel is not None:
+            if self._waiting:
+                self._waiting.append(event)
+            else:
+                from anyio import WouldBlock
+
+                try:
+                    self._channel.send_nowait(event)
+                except WouldBlock:
+                    self._waiting.append(event)
         return event
+
+    @property
+    def waiting(self) -> int:
+        """Events made but not yet taken by the channel's reader (0 without a channel)."""
+        return len(self._waiting)
+
+    async def room(self) -> None:
+        """Wait until every event made so far is in the channel (at once without one)."""
+        while self._channel is not None and self._waiting:
+            await self._channel.send(self._waiting[0])
+            self._waiting.popleft()
 
 
 def save_trace(events: Iterable[Event], path: str | Path) -> None:
