@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, get_args
 
 from reasoner.errors import TraceError
 
@@ -100,7 +100,7 @@ class Event:
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Event:
         if cls is Event:  # dispatch on the type, given first or by name (pydantic passes neither)
-            cls = _CLASSES.get(args[0] if args else kwargs.get("type"), cls)  # type: ignore[assignment,arg-type]
+            cls = _CLASSES.get(args[0] if args else kwargs.get("type"), cls)  # type: ignore[arg-type]
         return object.__new__(cls)
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,15 +133,15 @@ class RunStarted(Event):
 
     @property
     def query(self) -> str:
-        return self.data.get("query")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("query"))
 
     @property
     def tools(self) -> list[str]:
-        return self.data.get("tools")  # type: ignore[no-any-return]
+        return cast("list[str]", self.data.get("tools"))
 
     @property
     def roles(self) -> dict[str, Any]:
-        return self.data.get("roles")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("roles"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +159,7 @@ class PlanNode(Event):
 
     @property
     def node(self) -> dict[str, Any]:
-        return self.data.get("node")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("node"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +170,11 @@ class PlanCompleted(Event):
 
     @property
     def plan(self) -> dict[str, Any]:
-        return self.data.get("plan")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("plan"))
 
     @property
     def model(self) -> str:
-        return self.data.get("model")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("model"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +185,11 @@ class NodeStarted(Event):
 
     @property
     def tool(self) -> str:
-        return self.data.get("tool")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("tool"))
 
     @property
     def args(self) -> dict[str, Any]:
-        return self.data.get("args")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("args"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,11 +200,11 @@ class NodeCompleted(Event):
 
     @property
     def output(self) -> Any:
-        return self.data.get("output")  # type: ignore[no-any-return]
+        return self.data.get("output")
 
     @property
     def duration_s(self) -> float:
-        return self.data.get("duration_s")  # type: ignore[no-any-return]
+        return cast("float", self.data.get("duration_s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +215,11 @@ class NodeFailed(Event):
 
     @property
     def error(self) -> dict[str, Any]:
-        return self.data.get("error")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("error"))
 
     @property
     def attempts(self) -> int:
-        return self.data.get("attempts")  # type: ignore[no-any-return]
+        return cast("int", self.data.get("attempts"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,15 +230,15 @@ class NodeRetrying(Event):
 
     @property
     def attempt(self) -> int:
-        return self.data.get("attempt")  # type: ignore[no-any-return]
+        return cast("int", self.data.get("attempt"))
 
     @property
     def delay_s(self) -> float:
-        return self.data.get("delay_s")  # type: ignore[no-any-return]
+        return cast("float", self.data.get("delay_s"))
 
     @property
     def error(self) -> dict[str, Any]:
-        return self.data.get("error")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("error"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +249,11 @@ class NodeSkipped(Event):
 
     @property
     def reason(self) -> str:
-        return self.data.get("reason")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("reason"))
 
     @property
     def cause(self) -> Any:
-        return self.data.get("cause")  # type: ignore[no-any-return]
+        return self.data.get("cause")
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,11 +264,11 @@ class ApprovalRequested(Event):
 
     @property
     def tool(self) -> str:
-        return self.data.get("tool")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("tool"))
 
     @property
     def args(self) -> dict[str, Any]:
-        return self.data.get("args")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("args"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,11 +279,11 @@ class ApprovalResolved(Event):
 
     @property
     def approved(self) -> bool:
-        return self.data.get("approved")  # type: ignore[no-any-return]
+        return cast("bool", self.data.get("approved"))
 
     @property
     def decision(self) -> str:
-        return self.data.get("decision")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("decision"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,19 +294,19 @@ class ModelFallback(Event):
 
     @property
     def role(self) -> str:
-        return self.data.get("role")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("role"))
 
     @property
     def model(self) -> str:
-        return self.data.get("model")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("model"))
 
     @property
     def next(self) -> str:
-        return self.data.get("next")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("next"))
 
     @property
     def reason(self) -> str:
-        return self.data.get("reason")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("reason"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,11 +317,11 @@ class JoinDecision(Event):
 
     @property
     def action(self) -> str:
-        return self.data.get("action")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("action"))
 
     @property
     def reason(self) -> str:
-        return self.data.get("reason")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("reason"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +332,7 @@ class AnswerDelta(Event):
 
     @property
     def text(self) -> str:
-        return self.data.get("text")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("text"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +343,7 @@ class AnswerReset(Event):
 
     @property
     def reason(self) -> str:
-        return self.data.get("reason")  # type: ignore[no-any-return]
+        return cast("str", self.data.get("reason"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +354,7 @@ class AnswerCompleted(Event):
 
     @property
     def answer(self) -> Any:
-        return self.data.get("answer")  # type: ignore[no-any-return]
+        return self.data.get("answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,11 +372,11 @@ class RunCompleted(Event):
 
     @property
     def answer(self) -> Any:
-        return self.data.get("answer")  # type: ignore[no-any-return]
+        return self.data.get("answer")
 
     @property
     def usage(self) -> dict[str, Any]:
-        return self.data.get("usage")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("usage"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +387,7 @@ class RunFailed(Event):
 
     @property
     def error(self) -> dict[str, Any]:
-        return self.data.get("error")  # type: ignore[no-any-return]
+        return cast("dict[str, Any]", self.data.get("error"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,7 +412,7 @@ if TYPE_CHECKING:
 def _adapter() -> TypeAdapter[AnyEvent]:
     from pydantic import Field, TypeAdapter
 
-    return TypeAdapter(Annotated[AnyEvent, Field(discriminator="type")])  # type: ignore[arg-type]
+    return TypeAdapter(Annotated[AnyEvent, Field(discriminator="type")])
 
 
 def __getattr__(name: str) -> Any:
