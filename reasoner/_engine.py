@@ -17,6 +17,7 @@ from reasoner._loop import LoopConfig, RunResult, plan_only, run
 from reasoner._react import REACT_TURNS, run_react
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Backoff, Runtime
+from reasoner._settings import ExecutionPolicy, ModelSettings, Roles, merged
 from reasoner.errors import UsageError
 from reasoner.events import Event, Recorder
 from reasoner.models import GenerateOptions, Message, Model
@@ -71,6 +72,11 @@ class Engine:
     Args:
         tools: tool functions (decorated with ``@tool`` or plain), ``ToolSpec`` objects, or a
             ``ToolRegistry``.
+        roles, policy, model_settings: the options below in groups (:class:`Roles`:
+            planner, joiner, answerer, catalog; :class:`ExecutionPolicy`: max_concurrency,
+            default_timeout, default_retries, retry_backoff; :class:`ModelSettings`:
+            call_timeout, temperature, top_p, seed, grammar_backend). Each may also be given
+            as a flat keyword, as before; giving one both ways is a ``UsageError``.
         planner, joiner, answerer: each a catalog name (``"smollm2-135m"``, the embedded
             default), a :class:`~reasoner.models.Model`, or a list of them tried in order
             when one fails, times out or writes invalid output. ``joiner`` and ``answerer``
@@ -134,6 +140,9 @@ class Engine:
         self,
         tools: Iterable[Any] | ToolRegistry | None = None,
         *,
+        roles: Roles | None = None,
+        policy: ExecutionPolicy | None = None,
+        model_settings: ModelSettings | None = None,
         max_concurrency: int = 64,
         default_timeout: float | None = None,
         default_retries: int = 0,
@@ -159,6 +168,15 @@ class Engine:
         grammar_backend: str = "llguidance",
         mode: str = "plan",
     ) -> None:
+        exe = merged(policy, ExecutionPolicy(), {"max_concurrency": max_concurrency, "default_timeout": default_timeout,
+                     "default_retries": default_retries, "retry_backoff": retry_backoff}, "policy")  # fmt: skip
+        max_concurrency, default_timeout, default_retries, retry_backoff = exe.max_concurrency, exe.default_timeout, exe.default_retries, exe.retry_backoff
+        dec = merged(model_settings, ModelSettings(), {"call_timeout": call_timeout, "temperature": temperature, "top_p": top_p,
+                     "seed": seed, "grammar_backend": grammar_backend}, "model_settings")  # fmt: skip
+        call_timeout, temperature, top_p, seed, grammar_backend = dec.call_timeout, dec.temperature, dec.top_p, dec.seed, dec.grammar_backend
+        who = merged(roles, Roles(), {"planner": planner, "joiner": joiner, "answerer": answerer, "catalog": catalog}, "roles")
+        planner, joiner, answerer, catalog = who.planner, who.joiner, who.answerer, who.catalog
+        self.policy, self.model_settings = exe, dec
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise UsageError(f"Engine(max_concurrency={max_concurrency!r}) must be an integer >= 1")
         if default_timeout is not None and (
