@@ -112,7 +112,8 @@ class Engine:
         default_retries: retries for tools that set no ``retries`` (a tool's ``retries=0``
             means "use this default").
         retry_backoff: ``(base, factor, max)`` seconds: retry k waits
-            ``min(base * factor ** (k - 1), max)``.
+            ``min(base * factor ** (k - 1), max)`` less up to 20% at random (jitter), or a
+            :class:`~reasoner.models.Backoff` (``jitter=0`` for exact waits).
         approve: called as ``approve(node, spec)`` (sync or async) before each call of a
             tool with ``requires_approval=True``; ``node.args`` are the resolved arguments.
             It returns ``True`` / ``Approve()`` (run it), ``False`` / ``Deny(reason)`` (fail
@@ -146,7 +147,7 @@ class Engine:
         max_concurrency: int = 64,
         default_timeout: float | None = None,
         default_retries: int = 0,
-        retry_backoff: tuple[float, float, float] = (0.1, 2.0, 10.0),
+        retry_backoff: tuple[float, float, float] | Backoff = (0.1, 2.0, 10.0),
         approve: Approver | None = None,
         planner: RoleSpec | None = None,
         joiner: RoleSpec | None = None,
@@ -195,7 +196,7 @@ class Engine:
             max_concurrency=max_concurrency,
             default_timeout=None if default_timeout is None else float(default_timeout),
             default_retries=default_retries,
-            backoff=Backoff.parse(retry_backoff),
+            backoff=Backoff.of(retry_backoff),
             approve=approve,
         )
         default: list[str] = catalog.role("planner") if catalog is not None else ["smollm2-135m"]

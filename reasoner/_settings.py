@@ -21,7 +21,7 @@ from reasoner.errors import UsageError
 if TYPE_CHECKING:
     from reasoner._approval import Approver
     from reasoner._roles import RoleSpec
-    from reasoner.models import Catalog
+    from reasoner.models import Backoff, Catalog
     from reasoner.planner._prompts import Example
 
 __all__ = ["EngineKwargs", "ExecutionPolicy", "ModelSettings", "Roles", "merged"]
@@ -45,14 +45,15 @@ class Roles:
 class ExecutionPolicy:
     """How tool calls run (see :class:`~reasoner.Engine` for each field).
 
-    ``retry_backoff`` is ``(base, factor, max)`` seconds: retry k waits about
-    ``min(base * factor ** (k - 1), max)``, with jitter.
+    ``retry_backoff`` is ``(base, factor, max)`` seconds (retry k waits
+    ``min(base * factor ** (k - 1), max)`` less up to 20% at random) or a
+    :class:`~reasoner.models.Backoff`.
     """
 
     max_concurrency: int = 64
     default_timeout: float | None = None
     default_retries: int = 0
-    retry_backoff: tuple[float, float, float] = (0.1, 2.0, 10.0)
+    retry_backoff: tuple[float, float, float] | Backoff = (0.1, 2.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class EngineKwargs(TypedDict, total=False):
     max_concurrency: int
     default_timeout: float | None
     default_retries: int
-    retry_backoff: tuple[float, float, float]
+    retry_backoff: tuple[float, float, float] | Backoff
     approve: Approver | None
     planner: RoleSpec | None
     joiner: RoleSpec | None
