@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, cast, get_args, overload
 
 from reasoner.errors import TraceError
 
@@ -55,6 +55,8 @@ __all__ = [
     "save_trace",
 ]
 
+T = TypeVar("T")
+
 EventType = Literal[
     "run.started",
     "retrieval.selected",
@@ -78,6 +80,22 @@ EventType = Literal[
     "feedback",
 ]
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
+
+
+class Payload(Generic[T]):
+    """A typed view of one key of an event's ``data`` (``None`` when the event lacks it)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    @overload
+    def __get__(self, event: None, owner: type[Event]) -> Payload[T]: ...
+    @overload
+    def __get__(self, event: Event, owner: type[Event]) -> T: ...
+    def __get__(self, event: Event | None, owner: type[Event]) -> Payload[T] | T:
+        if event is None:
+            return self
+        return cast(T, event.data.get(self.key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +149,9 @@ class RunStarted(Event):
 
     type: Literal["run.started"]
 
-    @property
-    def query(self) -> str:
-        return cast("str", self.data.get("query"))
-
-    @property
-    def tools(self) -> list[str]:
-        return cast("list[str]", self.data.get("tools"))
-
-    @property
-    def roles(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("roles"))
+    query = Payload[str]("query")
+    tools = Payload[list[str]]("tools")
+    roles = Payload[dict[str, Any]]("roles")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +167,7 @@ class PlanNode(Event):
 
     type: Literal["plan.node"]
 
-    @property
-    def node(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("node"))
+    node = Payload[dict[str, Any]]("node")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +176,8 @@ class PlanCompleted(Event):
 
     type: Literal["plan.completed"]
 
-    @property
-    def plan(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("plan"))
-
-    @property
-    def model(self) -> str:
-        return cast("str", self.data.get("model"))
+    plan = Payload[dict[str, Any]]("plan")
+    model = Payload[str]("model")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,13 +186,8 @@ class NodeStarted(Event):
 
     type: Literal["node.started"]
 
-    @property
-    def tool(self) -> str:
-        return cast("str", self.data.get("tool"))
-
-    @property
-    def args(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("args"))
+    tool = Payload[str]("tool")
+    args = Payload[dict[str, Any]]("args")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,13 +196,8 @@ class NodeCompleted(Event):
 
     type: Literal["node.completed"]
 
-    @property
-    def output(self) -> Any:
-        return self.data.get("output")
-
-    @property
-    def duration_s(self) -> float:
-        return cast("float", self.data.get("duration_s"))
+    output = Payload[Any]("output")
+    duration_s = Payload[float]("duration_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +206,8 @@ class NodeFailed(Event):
 
     type: Literal["node.failed"]
 
-    @property
-    def error(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("error"))
-
-    @property
-    def attempts(self) -> int:
-        return cast("int", self.data.get("attempts"))
+    error = Payload[dict[str, Any]]("error")
+    attempts = Payload[int]("attempts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,17 +216,9 @@ class NodeRetrying(Event):
 
     type: Literal["node.retrying"]
 
-    @property
-    def attempt(self) -> int:
-        return cast("int", self.data.get("attempt"))
-
-    @property
-    def delay_s(self) -> float:
-        return cast("float", self.data.get("delay_s"))
-
-    @property
-    def error(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("error"))
+    attempt = Payload[int]("attempt")
+    delay_s = Payload[float]("delay_s")
+    error = Payload[dict[str, Any]]("error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,13 +227,8 @@ class NodeSkipped(Event):
 
     type: Literal["node.skipped"]
 
-    @property
-    def reason(self) -> str:
-        return cast("str", self.data.get("reason"))
-
-    @property
-    def cause(self) -> Any:
-        return self.data.get("cause")
+    reason = Payload[str]("reason")
+    cause = Payload[Any]("cause")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,13 +237,8 @@ class ApprovalRequested(Event):
 
     type: Literal["approval.requested"]
 
-    @property
-    def tool(self) -> str:
-        return cast("str", self.data.get("tool"))
-
-    @property
-    def args(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("args"))
+    tool = Payload[str]("tool")
+    args = Payload[dict[str, Any]]("args")
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,13 +247,8 @@ class ApprovalResolved(Event):
 
     type: Literal["approval.resolved"]
 
-    @property
-    def approved(self) -> bool:
-        return cast("bool", self.data.get("approved"))
-
-    @property
-    def decision(self) -> str:
-        return cast("str", self.data.get("decision"))
+    approved = Payload[bool]("approved")
+    decision = Payload[str]("decision")
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,21 +257,10 @@ class ModelFallback(Event):
 
     type: Literal["model.fallback"]
 
-    @property
-    def role(self) -> str:
-        return cast("str", self.data.get("role"))
-
-    @property
-    def model(self) -> str:
-        return cast("str", self.data.get("model"))
-
-    @property
-    def next(self) -> str:
-        return cast("str", self.data.get("next"))
-
-    @property
-    def reason(self) -> str:
-        return cast("str", self.data.get("reason"))
+    role = Payload[str]("role")
+    model = Payload[str]("model")
+    next = Payload[str]("next")
+    reason = Payload[str]("reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,13 +269,8 @@ class JoinDecision(Event):
 
     type: Literal["join.decision"]
 
-    @property
-    def action(self) -> str:
-        return cast("str", self.data.get("action"))
-
-    @property
-    def reason(self) -> str:
-        return cast("str", self.data.get("reason"))
+    action = Payload[str]("action")
+    reason = Payload[str]("reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,9 +279,7 @@ class AnswerDelta(Event):
 
     type: Literal["answer.delta"]
 
-    @property
-    def text(self) -> str:
-        return cast("str", self.data.get("text"))
+    text = Payload[str]("text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,9 +288,7 @@ class AnswerReset(Event):
 
     type: Literal["answer.reset"]
 
-    @property
-    def reason(self) -> str:
-        return cast("str", self.data.get("reason"))
+    reason = Payload[str]("reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,9 +297,7 @@ class AnswerCompleted(Event):
 
     type: Literal["answer.completed"]
 
-    @property
-    def answer(self) -> Any:
-        return self.data.get("answer")
+    answer = Payload[Any]("answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,13 +313,8 @@ class RunCompleted(Event):
 
     type: Literal["run.completed"]
 
-    @property
-    def answer(self) -> Any:
-        return self.data.get("answer")
-
-    @property
-    def usage(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("usage"))
+    answer = Payload[Any]("answer")
+    usage = Payload[dict[str, Any]]("usage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,9 +323,7 @@ class RunFailed(Event):
 
     type: Literal["run.failed"]
 
-    @property
-    def error(self) -> dict[str, Any]:
-        return cast("dict[str, Any]", self.data.get("error"))
+    error = Payload[dict[str, Any]]("error")
 
 
 @dataclass(frozen=True, slots=True)
