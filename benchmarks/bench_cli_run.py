@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
 
 from _baseline import baseline_tree  # noqa: E402
-from _cpu import commit, cpu, load  # noqa: E402
+from _machine import commit, cpu, load  # noqa: E402
 
 REPEATS = 2
 QUESTION = "Which three cloud providers are largest, what are their latest stock prices, and chart them"

@@ -31,7 +31,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site
 
 import anyio  # noqa: E402
 import torch  # noqa: E402
-from _cpu import commit, cpu, load  # noqa: E402
+from _machine import commit, cpu, load  # noqa: E402
 
 from reasoner.models import GenerateOptions, Message, TransformersModel, load_smollm2  # noqa: E402
 from reasoner.models._dtype import resolve_dtype  # noqa: E402

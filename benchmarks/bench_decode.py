@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +34,9 @@ import anyio  # noqa: E402
 import torch  # noqa: E402
 
 from reasoner.models import GenerateOptions, Message, TransformersModel, complete, ensure_smollm2, load_smollm2  # noqa: E402
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import commit, cpu  # noqa: E402
 
 REPEATS = 3
 FREE_TOKENS = 64
@@ -75,24 +77,6 @@ PLAN_SCHEMA: dict[str, Any] = {
 }
 
 
-def _hardware() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _best_times(*fns: Callable[[], Any]) -> list[tuple[float, Any]]:
@@ -142,10 +126,10 @@ def _ours(model: TransformersModel, messages: list[Message], max_new: int, schem
 
 def main() -> None:
     print("bench_decode: our decode loop vs transformers generate, SmolLM2-135M-Instruct")
-    print(f"hardware: {_hardware()}")
+    print(f"hardware: {cpu()}")
     print(
         f"versions: torch {torch.__version__}, transformers {version('transformers')}, llguidance {version('llguidance')},"
-        f" xgrammar {version('xgrammar')}; commit {_commit()}"
+        f" xgrammar {version('xgrammar')}; commit {commit()}"
     )
     print("model: float32 on CPU, batch 1, greedy\n")
 

@@ -55,7 +55,10 @@ from reasoner.tools import ToolRegistry  # noqa: E402
 from reasoner.tools.demo import demo_tools  # noqa: E402
 
 sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
-from _cpu import commit  # noqa: E402
+from _machine import (
+    commit,  # noqa: E402
+    cpu_name,  # noqa: E402
+)
 
 REPEATS = 3
 QUESTION = "Which three cloud providers are largest, what are their latest stock prices, and chart them"
@@ -65,15 +68,6 @@ MAX_TOKENS = 768
 TARGET = 1.05
 CONFIGS = {"OpenMP defaults": {}, "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"}}
 
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 class CountingRunner:
@@ -226,7 +220,7 @@ def main() -> None:
         measure()
         return
     print("bench_decode_grammar: SmolLM2-135M-Instruct, constrained (plan grammar) vs unconstrained decoding, per token")
-    print(f"hardware: {_cpu()}, {os.cpu_count()} cores")
+    print(f"hardware: {cpu_name()}, {os.cpu_count()} cores")
     print(
         f"versions: python {platform.python_version()}, torch {torch.__version__}, transformers {version('transformers')},"
         f" llguidance {version('llguidance')}; commit {commit()}"

@@ -15,16 +15,18 @@ per-token delay, and the ratios baseline / ours. Usage: python benchmarks/bench_
 from __future__ import annotations
 
 import json
-import os
-import platform
 import statistics
-import subprocess
+import sys
 import time
+from pathlib import Path
 
 import anyio
 
 from reasoner import Engine, tool
 from reasoner.models import ScriptedModel, complete
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import header  # noqa: E402
 
 LATENCY = {"search": 0.30, "stock_price": 0.15, "chart": 0.20, "convert_units": 0.05}
 CHARS_PER_TOKEN = 4
@@ -101,24 +103,11 @@ async def baseline(delay: float) -> tuple[float, float]:
     return first - start, end - start
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 async def main() -> None:
     tokens = len(PLAN) // CHARS_PER_TOKEN
-    print(f"bench_dispatch  commit {_commit()}  {_cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(header("bench_dispatch"))
     print(f"plan: 6 nodes, {len(PLAN)} chars (~{tokens} tokens at {CHARS_PER_TOKEN} chars/token); tool latencies {LATENCY}; median of {REPEATS}")
     print(f"{'ms/token':>8} | {'first call: wait':>16} {'stream':>8} {'ratio':>6} | {'all tools done: wait':>20} {'stream':>8} {'ratio':>6}")
     for delay in (0.005, 0.02, 0.05):

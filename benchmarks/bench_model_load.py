@@ -32,7 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
 
 import torch  # noqa: E402
-from _cpu import commit, cpu, load  # noqa: E402
+from _machine import commit, cpu, load  # noqa: E402
 
 from reasoner.models import SMOLLM2_NAME, TransformersModel, ensure_smollm2, load_smollm2  # noqa: E402
 from reasoner.models._dtype import resolve_dtype  # noqa: E402

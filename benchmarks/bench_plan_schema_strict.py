@@ -20,8 +20,6 @@ import functools
 import importlib.util
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +32,9 @@ from reasoner.kernels import allocate_token_bitmask
 from reasoner.planner import Node, plan_schema
 from reasoner.tools import ToolRegistry, ToolSpec
 from reasoner.tools.demo import demo_tools
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import commit, cpu_name  # noqa: E402
 
 MAX_NODES = 16
 
@@ -114,21 +115,10 @@ def renarrow(registry: ToolRegistry, tokenizer: Any) -> float:
     return total / len(nodes) * 1000
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
 
 def main() -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip() or "unknown"
-    print(f"# bench_plan_schema_strict  commit {commit}")
-    print(f"# cpu: {cpu_model()} ({os.cpu_count()} cores)  python {sys.version.split()[0]}  reasoner {version('reasoner')}"
+    print(f"# bench_plan_schema_strict  commit {commit()}")
+    print(f"# cpu: {cpu_name()} ({os.cpu_count()} cores)  python {sys.version.split()[0]}  reasoner {version('reasoner')}"
           f"  llguidance {version('llguidance')}")
     print(f"# tokenizer: Llama-3 (128k); max_nodes={MAX_NODES}; times in ms, best of 3; previous = 8 finished nodes")
     tokenizer = llama3_tokenizer()

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from importlib.metadata import version
+from pathlib import Path
 
 from reasoner.planner import PlanStreamParser
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import commit, cpu_name  # noqa: E402
 
 
 def plan_text(nodes: int) -> str:
@@ -59,21 +61,10 @@ def best_of(fn: object, arg: object, repeat: int) -> float:
     return min(times)
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
 
 def main() -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or "unknown"
-    print(f"# bench_plan_stream  commit {commit}")
-    print(f"# cpu: {cpu_model()} ({os.cpu_count()} cores)  python {sys.version.split()[0]}  reasoner {version('reasoner')}")
+    print(f"# bench_plan_stream  commit {commit()}")
+    print(f"# cpu: {cpu_name()} ({os.cpu_count()} cores)  python {sys.version.split()[0]}  reasoner {version('reasoner')}")
     print("# baseline: re-parse everything received after each chunk; ours: PlanStreamParser.feed; json.loads: whole text once")
     print("# 4 chars/chunk ~ one LLM token; ours and json.loads best of 3, baseline one run")
     print(f"{'nodes':>6} {'chars':>9} {'chunk':>5} {'json.loads':>11} {'baseline s':>11} {'ours s':>9} {'ours MB/s':>9} {'speed-up':>9}")

@@ -24,7 +24,7 @@ import json
 import os
 import platform
 import re
-import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -39,6 +39,9 @@ from reasoner.evals._report import percentile
 from reasoner.models import Delta, Message, ScriptedModel
 from reasoner.tools import ToolSpec
 from reasoner.tools.demo import demo_tools
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import commit  # noqa: E402
 
 CHARS_PER_TOKEN = 4
 
@@ -109,10 +112,6 @@ async def timed(items: Sequence[EvalItem], delay: float, first_s: float, tool_s:
     return out
 
 
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    return done.stdout.strip() or "unknown"
-
 
 def plot(rows: list[tuple[str, str, float, float]], folder: Path) -> Path:
     from matplotlib.figure import Figure
@@ -140,7 +139,7 @@ def plot(rows: list[tuple[str, str, float, float]], folder: Path) -> Path:
 async def main(args: argparse.Namespace) -> None:
     delay, tool_s = args.ms_per_token / 1000, args.tool_ms / 1000
     print("plan mode vs react mode, reference planner (the plan is right in both modes)")
-    print(f"  {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}, commit {_commit()}")
+    print(f"  {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}, commit {commit()}")
     print(
         f"  each model call waits {args.first_ms:g} ms for its first token, then streams {args.ms_per_token:g} ms per "
         f"{CHARS_PER_TOKEN}-character token; each tool call takes {args.tool_ms:g} ms more than the demo tool"

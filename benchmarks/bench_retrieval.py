@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,6 +39,9 @@ from reasoner.planner._prompts import plan_messages  # noqa: E402
 from reasoner.planner._retrieval import ToolRetriever  # noqa: E402
 from reasoner.tools import ToolRegistry, ToolSpec  # noqa: E402
 from reasoner.tools.demo import demo_tools  # noqa: E402
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import header  # noqa: E402
 
 SIZES = (10, 50, 200, 1000)
 KS = (5, 8, 12)
@@ -174,8 +175,7 @@ def main() -> None:
     compile_json_schema({"type": "string", "maxLength": 4}, tokenizer)  # build the tokenizer adapter once
     evals = eval_questions()
     question = TUNING[12][0]
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"bench_retrieval  commit {commit or 'unknown'}  {platform.processor() or platform.machine()}  {os.cpu_count()} cores  Python {sys.version.split()[0]}")
+    print(header("bench_retrieval"))
     print(f"questions: {len(TUNING)} tuning (written for this benchmark), {len(evals)} from evals/datasets/demo.jsonl (report only)")
     print(f"prompt tokens: SmolLM2 tokenizer, question {question!r}; compile: strict plan grammar, 16 nodes, llguidance, median of {RUNS}\n")
     head = ["tools", *[f"recall@{k} tune/eval" for k in KS], "prompt all", f"prompt top{K}", "ratio", "compile all ms", f"compile top{K} ms", "ratio", "index ms", "query ms"]

@@ -39,6 +39,9 @@ from typing import Any
 import anyio
 import psutil
 
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import commit, cpu_name, load  # noqa: E402
+
 CONCURRENCY = 100
 ROUNDS = 3
 WARMUP = 20
@@ -144,7 +147,7 @@ async def _direct() -> None:
 def _serve() -> None:
     import uvicorn
 
-    from reasoner._server import create_app
+    from reasoner.server import create_app
 
     app = create_app(make_engine(), max_concurrent_runs=2 * CONCURRENCY, keepalive_s=5.0)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none", access_log=False)
@@ -236,19 +239,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
 
 def main() -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    print(f"CPU: {_cpu()} ({os.cpu_count()} cores); Python {platform.python_version()}; commit {commit or 'unknown'}")
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); Python {platform.python_version()}; commit {commit()}; {load()}")
     print("versions: " + ", ".join(f"{p} {version(p)}" for p in ("starlette", "uvicorn", "httpx", "anyio", "pydantic")))
     print(
         f"shape: {CONCURRENCY} concurrent runs x {ROUNDS} rounds (+{WARMUP} warm-up); each run: scripted planner, joiner, "

@@ -41,7 +41,7 @@ from _baseline import ROOT, baseline_tree  # noqa: E402
 SERVER = """
 import json, sys, uvicorn
 from reasoner import Engine, tool
-from reasoner._server import create_app
+from reasoner.server import create_app
 from reasoner.models import ScriptedModel
 
 @tool

@@ -1,6 +1,6 @@
 """``python -m reasoner.evals [options]``: the same as ``reasoner eval [options]``.
 
-The command lives in the CLI (``reasoner/_cli_eval.py``), which imports the eval library;
+The command lives in the CLI (``reasoner/cli/_eval.py``), which imports the eval library;
 this entry point only forwards to it, so there is one implementation of the options.
 """
 

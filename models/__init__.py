@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from reasoner.models._backoff import Backoff as Backoff
 from reasoner.models._catalog import catalog_names as catalog_names
 from reasoner.models._catalog import load_model as load_model
 from reasoner.models._config import Catalog as Catalog
@@ -45,6 +46,7 @@ from reasoner.models._scripted import ScriptedCall as ScriptedCall
 from reasoner.models._scripted import ScriptedModel as ScriptedModel
 
 __all__ = [
+    "Backoff",
     "Catalog",
     "Completion",
     "Delta",

@@ -46,6 +46,7 @@ import anyio
 import httpx
 
 from reasoner.errors import ModelError, ModelUnavailable, UsageError
+from reasoner.models._backoff import Backoff
 from reasoner.models._protocol import Delta, GenerateOptions, Message, Usage, as_messages, validate_output
 from reasoner.models._remote_wire import (
     REPAIR_PROMPT,
@@ -102,7 +103,8 @@ class OpenAIModel:
         client: an ``httpx.AsyncClient`` to use (and leave open).
         connect_timeout, read_timeout: seconds to connect, and to wait for each read.
         max_retries: retries after the first attempt for transient failures.
-        backoff: waits before retry 1, 2, ...; the last one repeats.
+        backoff: waits before retry 1, 2, ...; the last one repeats; each less up to 20% at
+            random (jitter). Or a :class:`~reasoner.models.Backoff`.
         repair_attempts: with a schema, how many times an invalid reply is sent back.
         structured: ``"auto"`` (json_schema, prompting where rejected), ``"json_schema"``
             (never prompt), ``"none"`` (always prompt).
@@ -124,7 +126,7 @@ class OpenAIModel:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         max_retries: int = 3,
-        backoff: Sequence[float] = (0.5, 2.0, 8.0),
+        backoff: Sequence[float] | Backoff = (0.5, 2.0, 8.0),
         repair_attempts: int = 2,
         structured: Structured = "auto",
         limits: ReplyLimits | None = None,
@@ -140,9 +142,7 @@ class OpenAIModel:
             raise UsageError(f"OpenAIModel timeouts must be > 0, got connect={connect_timeout}, read={read_timeout}")
         if max_retries < 0 or repair_attempts < 0:
             raise UsageError(f"OpenAIModel max_retries and repair_attempts must be >= 0, got {max_retries}, {repair_attempts}")
-        waits = tuple(float(b) for b in backoff)
-        if not waits or min(waits) < 0:
-            raise UsageError(f"OpenAIModel backoff must be a non-empty sequence of seconds >= 0, got {tuple(backoff)}")
+        waits = Backoff.of_steps(backoff, "OpenAIModel backoff")
         if api_key is not None and not isinstance(api_key, str) and not callable(api_key):
             raise UsageError(f"OpenAIModel api_key must be a str or a callable returning one, got {type(api_key).__name__}")
         self.name = name or model
@@ -326,7 +326,7 @@ class OpenAIModel:
                 if attempt == self.max_retries:
                     error = ModelUnavailable if exc.unreachable else ModelError
                     raise error(f"{exc}; gave up after {attempt + 1} attempt(s) (max_retries={self.max_retries})") from exc
-                wait = exc.retry_after if exc.retry_after is not None else self.backoff[min(attempt, len(self.backoff) - 1)]
+                wait = exc.retry_after if exc.retry_after is not None else self.backoff.delay(attempt + 1)
                 if wait > _MAX_WAIT:
                     raise ModelError(
                         f"{exc}; the server asks to retry after {wait:g} s (more than {_MAX_WAIT:g} s): try later"

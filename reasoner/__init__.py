@@ -23,14 +23,17 @@ _EXPORTS: dict[str, str] = {
     "Deny": "reasoner._approval",
     "Edit": "reasoner._approval",
     "Event": "reasoner.events",
+    "ExecutionPolicy": "reasoner._settings",
     "GrammarError": "reasoner.errors",
     "ModelError": "reasoner.errors",
+    "ModelSettings": "reasoner._settings",
     "Node": "reasoner.planner",
     "PhysicalNode": "reasoner._explain",
     "Plan": "reasoner.planner",
     "PlanError": "reasoner.errors",
     "ReasonerError": "reasoner.errors",
     "Ref": "reasoner.planner",
+    "Roles": "reasoner._settings",
     "RunResult": "reasoner._loop",
     "ToolError": "reasoner.errors",
     "ToolRegistry": "reasoner.tools",
@@ -70,6 +73,9 @@ if TYPE_CHECKING:  # what type checkers see: the same names, re-exported explici
     from reasoner._explain import PhysicalNode as PhysicalNode
     from reasoner._loop import RunResult as RunResult
     from reasoner._roles import Budget as Budget
+    from reasoner._settings import ExecutionPolicy as ExecutionPolicy
+    from reasoner._settings import ModelSettings as ModelSettings
+    from reasoner._settings import Roles as Roles
     from reasoner.errors import BudgetExceeded as BudgetExceeded
     from reasoner.errors import ConfigError as ConfigError
     from reasoner.errors import GrammarError as GrammarError

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from reasoner._engine import Engine, Query
 from reasoner._loop import RunResult
 from reasoner._roles import Budget
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from reasoner._settings import EngineKwargs
 
 __all__ = ["reason"]
 
@@ -20,11 +25,11 @@ def reason(
     output: Any = None,
     *,
     budget: Budget | None = None,
-    **engine_options: Any,
+    **engine_options: Unpack[EngineKwargs],
 ) -> RunResult:
     """Answer ``query`` (a question, or a list of chat messages ending with one) with
-    ``tools`` (sync). ``engine_options`` go to :class:`Engine`
-    (``planner=``, ``answerer=``, ``catalog=``, ...). From async code, use
+    ``tools`` (sync). ``engine_options`` go to :class:`Engine` and are typed as its
+    keywords (``planner=``, ``roles=``, ``policy=``, ``model_settings=``, ...). From async code, use
     ``await Engine(...).reason(...)`` instead: this starts its own event loop.
 
     Raises what :meth:`Engine.reason` raises.

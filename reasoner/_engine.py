@@ -5,7 +5,6 @@ work to the executor (``reasoner._executor``) and ``explain`` (``reasoner._expla
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from reasoner._loop import LoopConfig, RunResult, plan_only, run
 from reasoner._react import REACT_TURNS, run_react
 from reasoner._roles import Budget, RoleModels, RoleSpec, Session
 from reasoner._runtime import Backoff, Runtime
+from reasoner._settings import ExecutionPolicy, ModelSettings, Roles, merged
 from reasoner.errors import UsageError
 from reasoner.events import Event, Recorder
 from reasoner.models import GenerateOptions, Message, Model
@@ -72,6 +72,11 @@ class Engine:
     Args:
         tools: tool functions (decorated with ``@tool`` or plain), ``ToolSpec`` objects, or a
             ``ToolRegistry``.
+        roles, policy, model_settings: the options below in groups (:class:`Roles`:
+            planner, joiner, answerer, catalog; :class:`ExecutionPolicy`: max_concurrency,
+            default_timeout, default_retries, retry_backoff; :class:`ModelSettings`:
+            call_timeout, temperature, top_p, seed, grammar_backend). Each may also be given
+            as a flat keyword, as before; giving one both ways is a ``UsageError``.
         planner, joiner, answerer: each a catalog name (``"smollm2-135m"``, the embedded
             default), a :class:`~reasoner.models.Model`, or a list of them tried in order
             when one fails, times out or writes invalid output. ``joiner`` and ``answerer``
@@ -107,7 +112,8 @@ class Engine:
         default_retries: retries for tools that set no ``retries`` (a tool's ``retries=0``
             means "use this default").
         retry_backoff: ``(base, factor, max)`` seconds: retry k waits
-            ``min(base * factor ** (k - 1), max)``.
+            ``min(base * factor ** (k - 1), max)`` less up to 20% at random (jitter), or a
+            :class:`~reasoner.models.Backoff` (``jitter=0`` for exact waits).
         approve: called as ``approve(node, spec)`` (sync or async) before each call of a
             tool with ``requires_approval=True``; ``node.args`` are the resolved arguments.
             It returns ``True`` / ``Approve()`` (run it), ``False`` / ``Deny(reason)`` (fail
@@ -128,14 +134,20 @@ class Engine:
     at a time.
     """
 
+    stream_buffer: int = 64
+    """Events :meth:`stream` holds for a slow consumer before the run waits for it."""
+
     def __init__(
         self,
         tools: Iterable[Any] | ToolRegistry | None = None,
         *,
+        roles: Roles | None = None,
+        policy: ExecutionPolicy | None = None,
+        model_settings: ModelSettings | None = None,
         max_concurrency: int = 64,
         default_timeout: float | None = None,
         default_retries: int = 0,
-        retry_backoff: tuple[float, float, float] = (0.1, 2.0, 10.0),
+        retry_backoff: tuple[float, float, float] | Backoff = (0.1, 2.0, 10.0),
         approve: Approver | None = None,
         planner: RoleSpec | None = None,
         joiner: RoleSpec | None = None,
@@ -157,6 +169,15 @@ class Engine:
         grammar_backend: str = "llguidance",
         mode: str = "plan",
     ) -> None:
+        exe = merged(policy, ExecutionPolicy(), {"max_concurrency": max_concurrency, "default_timeout": default_timeout,
+                     "default_retries": default_retries, "retry_backoff": retry_backoff}, "policy")  # fmt: skip
+        max_concurrency, default_timeout, default_retries, retry_backoff = exe.max_concurrency, exe.default_timeout, exe.default_retries, exe.retry_backoff
+        dec = merged(model_settings, ModelSettings(), {"call_timeout": call_timeout, "temperature": temperature, "top_p": top_p,
+                     "seed": seed, "grammar_backend": grammar_backend}, "model_settings")  # fmt: skip
+        call_timeout, temperature, top_p, seed, grammar_backend = dec.call_timeout, dec.temperature, dec.top_p, dec.seed, dec.grammar_backend
+        who = merged(roles, Roles(), {"planner": planner, "joiner": joiner, "answerer": answerer, "catalog": catalog}, "roles")
+        planner, joiner, answerer, catalog = who.planner, who.joiner, who.answerer, who.catalog
+        self.policy, self.model_settings = exe, dec
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise UsageError(f"Engine(max_concurrency={max_concurrency!r}) must be an integer >= 1")
         if default_timeout is not None and (
@@ -175,7 +196,7 @@ class Engine:
             max_concurrency=max_concurrency,
             default_timeout=None if default_timeout is None else float(default_timeout),
             default_retries=default_retries,
-            backoff=Backoff.parse(retry_backoff),
+            backoff=Backoff.of(retry_backoff),
             approve=approve,
         )
         default: list[str] = catalog.role("planner") if catalog is not None else ["smollm2-135m"]
@@ -343,16 +364,22 @@ class Engine:
 
         Break out early only inside ``contextlib.aclosing(engine.stream(...))``: closing the
         iterator cancels the run and every tool call under it.
+
+        The stream is bounded (:attr:`stream_buffer` events): a consumer that reads slowly
+        holds the run back (the answer decoding and the next tool calls wait for it) rather
+        than events piling up.
         """
-        send, receive = anyio.create_memory_object_stream[Event](math.inf)  # one writer; the run's size is bounded by its budget
+        send, receive = anyio.create_memory_object_stream[Event](self.stream_buffer)  # one writer
         failure: list[BaseException] = []
 
         async def produce() -> None:
             with send:
+                recorder = Recorder(channel=send)
                 try:
-                    await self._run(query, output, budget, tools, Recorder(sink=send.send_nowait), plan, approve)
+                    await self._run(query, output, budget, tools, recorder, plan, approve)
                 except Exception as exc:  # delivered to the consumer after the run.failed event
                     failure.append(exc)
+                await recorder.room()  # the events still in line
 
         closed = False
         async with anyio.create_task_group() as tg:

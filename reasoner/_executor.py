@@ -70,6 +70,7 @@ class ExecutionResult:
         skipped: node id -> the reason, e.g. ``"node 2 failed"``, for each node not run
             because a node it depends on failed or was skipped.
         trace: the events this execution emitted (DESIGN.md section 5).
+        exceptions: node id -> the exception behind each entry of ``errors``.
     """
 
     plan: Plan
@@ -77,6 +78,7 @@ class ExecutionResult:
     errors: dict[int, str] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)
     trace: list[Event] = field(default_factory=list)
+    exceptions: dict[int, BaseException] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -144,6 +146,7 @@ async def execute(
         errors=dict(sorted(run.errors.items())),
         skipped=dict(sorted(run.skipped.items())),
         trace=recorder.events[first_event:],
+        exceptions=dict(sorted(run.exceptions.items())),
     )
 
 
@@ -177,9 +180,11 @@ class _Run:
         self.rt = runtime
         self.approver = approve if approve is not None else runtime.approve
         self.emit = recorder.emit
+        self.room = recorder.room  # a slow stream reader holds new calls back (backpressure)
         self.nodes: dict[int, Node] = {}
         self.outputs: dict[int, Any] = {}
         self.errors: dict[int, str] = {}
+        self.exceptions: dict[int, BaseException] = {}
         self.skipped: dict[int, str] = {}
         self.fatal: Exception | None = None
         self._with_refs: set[int] = set()
@@ -199,6 +204,7 @@ class _Run:
                 self.calls.add(node)
         self.outputs.update(previous.outputs)
         self.errors.update(previous.errors)
+        self.exceptions.update(previous.exceptions)
         for nid, reason in previous.skipped.items():
             self.skipped[nid] = reason
             self._skip_cause[nid] = nid
@@ -249,6 +255,7 @@ class _Run:
     def _fail(self, nid: int, error: BaseException, attempts: int) -> None:
         desc = _describe(error)
         self.errors[nid] = f"{desc['type']}: {desc['message']}"
+        self.exceptions[nid] = error
         self.emit("node.failed", nid, error=desc, attempts=attempts)
         stack = [(nid, f"node {nid} failed")]
         while stack:
@@ -452,6 +459,7 @@ class _Run:
 
     async def _run_node(self, node: Node, policy: ToolPolicy, args: dict[str, Any] | None = None) -> None:
         nid = node.id
+        await self.room()
         if args is None:
             args = self._resolve(node)
             if args is None:

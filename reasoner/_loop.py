@@ -34,7 +34,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from reasoner._executor import ExecutionResult, execute
 from reasoner._roles import ModelUsage, Session
-from reasoner.errors import BudgetExceeded, ModelError, PlanError, UsageError
+from reasoner.errors import BudgetExceeded, ModelError, NodeFailure, PlanError, UsageError
 from reasoner.events import Event
 from reasoner.grammars._jsonschema import SchemaProblem, check_schema
 from reasoner.models import Model
@@ -70,7 +70,9 @@ class RunResult:
         answer: the answer text, or an instance of ``output=`` when one was given.
         plans: each plan the planner wrote (one per iteration).
         outputs: node id -> tool output, for every node that succeeded (all iterations).
-        errors: node id -> error, for nodes that failed or were skipped.
+        errors: node id -> a :class:`~reasoner.errors.NodeFailure` for each node that failed
+            or was skipped (``str()`` of it is ``"ErrorType: message"`` or ``"skipped: why"``;
+            ``.error`` is the exception the call raised).
         usage: model name -> its summed usage over the run.
         trace: every event of the run, in order (replayable; see ``reasoner.events``).
         partial: ``None`` for a complete answer; else what is missing (the budget ended,
@@ -81,7 +83,7 @@ class RunResult:
     answer: Any
     plans: list[Plan]
     outputs: dict[int, Any]
-    errors: dict[int, str]
+    errors: dict[int, NodeFailure]
     usage: dict[str, ModelUsage]
     trace: list[Event] = field(repr=False)
     partial: str | None = None
@@ -411,6 +413,7 @@ async def _answer(
                         on_text(text[:cut])
                     return text[:cut].strip()
                 on_text(piece)
+                await session.rec.room()  # a slow stream reader holds the decoding back
         return text.strip()
 
     async def attempt(model: Model) -> Any:
@@ -573,6 +576,15 @@ async def answer_after(
     return answer
 
 
+def node_failures(result: ExecutionResult | None) -> dict[int, NodeFailure]:
+    """``RunResult.errors``: each failed or skipped node of ``result``, as an exception."""
+    if result is None:
+        return {}
+    failed = {k: NodeFailure(text, node_id=k, error=result.exceptions.get(k)) for k, text in result.errors.items()}
+    skipped = {k: NodeFailure(f"skipped: {why}", node_id=k, skipped=True) for k, why in result.skipped.items()}
+    return {**failed, **skipped}
+
+
 def completed(session: Session, query: str, answer: Any, plans: list[Plan], result: ExecutionResult | None, partial: str | None) -> RunResult:
     """Emit ``run.completed`` and build the run's :class:`RunResult` (plan and react mode)."""
     usage = {name: {"calls": u.calls, "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "seconds": round(u.seconds, 3)} for name, u in session.usage.items()}
@@ -584,7 +596,7 @@ def completed(session: Session, query: str, answer: Any, plans: list[Plan], resu
         answer=answer,
         plans=plans,
         outputs=dict(result.outputs) if result else {},
-        errors={**result.errors, **{k: f"skipped: {v}" for k, v in result.skipped.items()}} if result else {},
+        errors=node_failures(result),
         usage=dict(session.usage),
         trace=list(session.rec.events),
         partial=partial,

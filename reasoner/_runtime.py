@@ -20,41 +20,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from reasoner._approval import Approver, Decision, as_decision
-from reasoner.errors import ToolError, UsageError
+from reasoner.errors import ToolError
+from reasoner.models._backoff import Backoff as Backoff
 
 if TYPE_CHECKING:
     from reasoner.planner import Node
     from reasoner.tools import ToolRegistry, ToolSpec
 
 __all__ = ["Approver", "Backoff", "Runtime", "ToolCache", "ToolPolicy"]
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff: retry ``k`` (1, 2, ...) waits ``min(base * factor ** (k - 1), max)`` seconds."""
-
-    base: float = 0.1
-    factor: float = 2.0
-    max: float = 10.0
-
-    def delay(self, retry: int) -> float:
-        return float(min(self.base * self.factor ** (retry - 1), self.max))
-
-    @classmethod
-    def parse(cls, value: object) -> Backoff:
-        if isinstance(value, Backoff):
-            return value
-        if not isinstance(value, (tuple, list)) or len(value) != 3:
-            raise UsageError(f"retry_backoff must be a (base, factor, max) tuple of seconds; got {value!r}")
-        base, factor, most = value
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise UsageError(f"retry_backoff values must be numbers; got {value!r}")
-        if base < 0 or factor < 1 or most < base:
-            raise UsageError(
-                f"retry_backoff={value!r} is out of range: need base >= 0, factor >= 1 and max >= base, "
-                "e.g. retry_backoff=(0.1, 2.0, 10.0)"
-            )
-        return cls(float(base), float(factor), float(most))
 
 
 @dataclass(frozen=True, slots=True)

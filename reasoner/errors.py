@@ -21,7 +21,8 @@ second base, so ``except TimeoutError`` still catches them.
         │   ├── ModelTimeout       a call gave no next piece in time (also a TimeoutError)
         │   └── ModelUnavailable   a model that cannot be loaded or reached
         ├── GrammarError         a schema the grammar backend cannot compile or enforce
-        └── BudgetExceeded       iterations, tokens or seconds ran out
+        ├── BudgetExceeded       iterations, tokens or seconds ran out
+        └── NodeFailure          why a node of a finished run has no output (RunResult.errors)
 
 :class:`ToolRetry` is not an error: a tool raises it to send a message back to the
 planner ("ticker not found, try the exchange symbol").
@@ -36,6 +37,7 @@ __all__ = [
     "ModelError",
     "ModelTimeout",
     "ModelUnavailable",
+    "NodeFailure",
     "PlanError",
     "ReasonerError",
     "RunError",
@@ -152,6 +154,29 @@ class BudgetExceeded(RunError):
         super().__init__(f"budget exceeded: {kind} limit of {limit:g} reached; raise Budget({kind}=...) to allow more")
         self.kind = kind
         self.limit = limit
+
+
+class NodeFailure(RunError):
+    """Why node ``node_id`` of a run has no output: the values of ``RunResult.errors``.
+
+    A run that answers despite failed calls raises nothing; each failed or skipped node is
+    described here instead. ``str()`` is ``"ErrorType: message"`` for a failed call (as the
+    strings these values replaced), ``"skipped: why"`` for a node not run.
+
+    Attributes:
+        node_id: the plan node.
+        error: the exception the call failed with (a :class:`ToolError`,
+            :class:`ToolTimeout`, :class:`PlanError`, ...); ``None`` for a skipped node or
+            one read back from a trace.
+        skipped: the node did not run because a node it needs failed.
+    """
+
+    def __init__(self, message: str, *, node_id: int, error: BaseException | None = None, skipped: bool = False) -> None:
+        super().__init__(message)
+        self.node_id = node_id
+        self.error = error
+        self.skipped = skipped
+        self.__cause__ = error
 
 
 class ToolRetry(Exception):

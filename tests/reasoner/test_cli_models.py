@@ -7,15 +7,13 @@ import importlib.util
 import json
 import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
+from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -29,18 +27,13 @@ SECRET = "sk-models-cli-Zx81-DO-NOT-PRINT-44aa"
 class ModelsServer:
     """``GET /v1/models`` serving ``qwen3-8b``; under ``/hang/v1`` it never answers in time,
     under ``/echo/v1`` it refuses the key and quotes it back.
-    Runs on uvicorn in a thread, 127.0.0.1, a free port; records the Authorization headers."""
+    Served by the ``live_server`` harness (``base`` is its address); records the Authorization headers."""
 
     def __init__(self) -> None:
+        self.base = ""
         self.auth: list[str | None] = []
         routes = [Route("/v1/models", self._models), Route("/hang/v1/models", self._hang), Route("/echo/v1/models", self._echo)]
-        app = Starlette(routes=routes)
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none", access_log=False,
-            timeout_graceful_shutdown=1,
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.app = Starlette(routes=routes)
 
     async def _models(self, request: Request) -> Response:
         self.auth.append(request.headers.get("authorization"))
@@ -57,25 +50,13 @@ class ModelsServer:
                 await anyio.sleep(0.05)
         return JSONResponse({"object": "list", "data": []})
 
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        self.base = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
 
 @pytest.fixture(scope="module")
-def models_server() -> Iterator[ModelsServer]:
-    with ModelsServer() as server:
-        yield server
+def models_server(live_server: Any) -> Iterator[ModelsServer]:
+    models = ModelsServer()
+    with live_server(models.app, graceful_s=1) as server:
+        models.base = server.base
+        yield models
 
 
 @pytest.fixture(autouse=True)

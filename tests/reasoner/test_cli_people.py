@@ -129,8 +129,8 @@ def test_a_person_edits_approves_and_denies_and_the_planner_replans(capsys: pyte
     assert example["plan"]["nodes"][1]["args"]["text"]["$ref"] == 1  # an unedited ref stays a ref
     assert example["answer"] == "Paid bob 500 cents and told him his account stays open."
     assert example["join"] == {"action": "replan", "reason": "closing the account was denied"} and example["replan"]["plan"] == json.loads(PLAN2)
-    from reasoner._cli_common import Context
-    from reasoner._cli_tune import _examples
+    from reasoner.cli._common import Context
+    from reasoner.cli._tune import _examples
 
     args = build_parser().parse_args(["tune", "--from-feedback", "--tools", "bank:all", "--out", str(tmp_path / "a")])
     ctx = Context(stdout=io.StringIO(), stderr=io.StringIO(), env=os.environ, models={})

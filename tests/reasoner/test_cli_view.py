@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from reasoner._cli_state import RunState, call_text, compact
-from reasoner._cli_view import LiveView, PlainView
+from reasoner.cli._state import RunState, call_text, compact
+from reasoner.cli._view import LiveView, PlainView
 from reasoner.events import Event
 
 T0 = 1_000.0

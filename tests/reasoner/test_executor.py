@@ -11,6 +11,7 @@ import pytest
 
 from reasoner import Engine
 from reasoner.errors import ToolRetry, UsageError
+from reasoner.models import Backoff
 from reasoner.planner import Node, Plan, Ref
 from reasoner.tools import tool
 
@@ -127,7 +128,7 @@ async def test_retries_with_exponential_backoff_then_success() -> None:
             raise ToolRetry("rate limited, try later")
         return x + 1
 
-    engine = Engine(tools=[flaky], retry_backoff=(0.05, 2.0, 1.0))
+    engine = Engine(tools=[flaky], retry_backoff=Backoff(0.05, 2.0, 1.0, jitter=0))  # exact waits
     result = await engine.execute(plan(("flaky", {"x": 1})))
 
     assert result.outputs == {1: 2}

@@ -18,29 +18,26 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import threading
-import time
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from reasoner import Engine, tool
-from reasoner._server import create_app
 from reasoner.cli import main
 from reasoner.errors import ModelUnavailable
 from reasoner.events import Event, load_trace
 from reasoner.models import OpenAIModel, ScriptedModel
+from reasoner.server import create_app
 
 SECRET = "sk-multi-model-7Hq2-NEVER-SHOW-ME-9f3e1c"
 KEY_ENV = "REASONER_TEST_UPSTREAM_KEY"
@@ -64,33 +61,6 @@ def price(ticker: str) -> float:
 
 
 # -- servers -------------------------------------------------------------------------------
-
-
-class LiveServer:
-    """uvicorn in a background thread on 127.0.0.1, port chosen by the OS."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none", access_log=False,
-            timeout_graceful_shutdown=1,
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/v1"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @dataclass(frozen=True)
@@ -159,9 +129,9 @@ async def _sse(reply: Reply) -> AsyncIterator[bytes]:
 
 
 @pytest.fixture(scope="module")
-def upstream_server() -> Iterator[Upstream]:
+def upstream_server(live_server: Any) -> Iterator[Upstream]:
     upstream = Upstream()
-    with LiveServer(upstream.app) as live:
+    with live_server(upstream.app, path="/v1", graceful_s=1) as live:
         upstream.url = live.url
         yield upstream
 
@@ -173,10 +143,15 @@ def upstream(upstream_server: Upstream) -> Upstream:
     return upstream_server
 
 
-def serve(model: ScriptedModel, **options: Any) -> LiveServer:
+@pytest.fixture
+def serve(live_server: Any) -> Callable[..., Any]:
     """``reasoner serve``'s app over an engine with no tools whose every role is ``model``
-    (so each chat request is answered by one call of it)."""
-    return LiveServer(create_app(Engine(planner=model), **options))
+    (so each chat request is answered by one call of it), on the ``live_server`` harness."""
+
+    def start(model: ScriptedModel, **options: Any) -> Any:
+        return live_server(create_app(Engine(planner=model), **options), path="/v1", graceful_s=1)
+
+    return start
 
 
 def scripted_tokens(model: ScriptedModel, replies: list[str]) -> tuple[int, int]:
@@ -196,7 +171,7 @@ def role_models(events: list[Event]) -> dict[str, set[str]]:
 # -- a reasoner server as the remote model of another engine -----------------------------
 
 
-async def test_a_reasoner_server_plans_for_another_engine() -> None:
+async def test_a_reasoner_server_plans_for_another_engine(serve: Callable[..., Any]) -> None:
     served = ScriptedModel([PLAN, FINISH], name="served-engine-model")
     sent: list[dict[str, Any]] = []
 
@@ -257,7 +232,7 @@ def summary_rows(out: str) -> dict[str, list[str]]:
 
 
 def test_cli_run_with_a_served_planner_from_the_config_shows_both_models(
-    isolated: Path, capsys: pytest.CaptureFixture[str]
+    isolated: Path, capsys: pytest.CaptureFixture[str], serve: Callable[..., Any]
 ) -> None:
     served = ScriptedModel([DEMO_PLAN], name="served-engine-model")
     local = ScriptedModel([FINISH, DEMO_ANSWER], name="local")

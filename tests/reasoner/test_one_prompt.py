@@ -52,7 +52,7 @@ def test_library_cli_eval_and_server_send_the_planner_the_same_prompt(capsys: py
     assert main(["eval", "--ids", "demo-001", "--planner", "scripted", "--no-plugins"], models={"scripted": evaluated}) == 0
     capsys.readouterr()
 
-    from reasoner._server import add_serve_arguments, serve_engine
+    from reasoner.cli._serve import add_serve_arguments, serve_engine
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from reasoner import Budget, Engine, ModelError, UsageError, tool
-from reasoner._server import create_app
-from reasoner._server_openai import AnswerText
 from reasoner.events import Event
 from reasoner.models import ScriptedModel
+from reasoner.server import create_app
+from reasoner.server._openai import AnswerText
 
 FINISH = '{"action":"finish"}'
 PLAN = json.dumps({"nodes": [{"id": 1, "tool": "price", "args": {"ticker": "MSFT"}}]})
@@ -251,7 +251,7 @@ async def test_serve_options_build_the_app_uvicorn_runs(monkeypatch: pytest.Monk
 
     import uvicorn
 
-    from reasoner._server import add_serve_arguments, serve_main
+    from reasoner.cli._serve import add_serve_arguments, serve_main
 
     config = tmp_path / "reasoner.toml"  # the models are only named here, never contacted
     config.write_text(

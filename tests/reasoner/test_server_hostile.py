@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from reasoner import Budget, Engine, tool
-from reasoner._server import create_app
 from reasoner.models import ScriptedModel
+from reasoner.server import create_app
 
 PLAN = json.dumps({"nodes": [{"id": 1, "tool": "price", "args": {"ticker": "MSFT"}}]})
 FINISH = '{"action":"finish"}'
@@ -143,8 +143,8 @@ async def test_a_clients_budget_never_rises_above_the_engines() -> None:
 
 
 async def test_a_clients_budget_keeps_the_engines_other_limits() -> None:
-    from reasoner._server_checks import budget_cap, check_budget
-    from reasoner._server_schemas import BudgetIn
+    from reasoner.server._checks import budget_cap, check_budget
+    from reasoner.server._schemas import BudgetIn
 
     cap = budget_cap(Budget(iterations=2, tokens=4_000, seconds=30), None)
     assert check_budget(BudgetIn(iterations=1), cap, "budget") == Budget(iterations=1, tokens=4_000, seconds=30)
@@ -163,7 +163,7 @@ def test_serve_exposes_connection_limits_and_deadlines(monkeypatch: pytest.Monke
 
     import uvicorn
 
-    from reasoner._server import add_serve_arguments, serve_main
+    from reasoner.cli._serve import add_serve_arguments, serve_main
 
     parser = argparse.ArgumentParser()
     add_serve_arguments(parser)
@@ -175,7 +175,7 @@ def test_serve_exposes_connection_limits_and_deadlines(monkeypatch: pytest.Monke
     assert (ran["limit_concurrency"], ran["timeout_keep_alive"], ran["h11_max_incomplete_event_size"]) == (7, 4, 8192)
     assert ran["http"].header_timeout_s == 3
     assert ran["app"].state.config.allowed_hosts == ("api.example",)
-    from reasoner._server_serve import allowed_hosts
+    from reasoner.server._serve import allowed_hosts
 
     assert allowed_hosts("10.0.0.5", None) == ("127.0.0.1", "localhost", "::1", "10.0.0.5")
     assert allowed_hosts("0.0.0.0", None) == ("127.0.0.1", "localhost", "::1")
@@ -189,7 +189,7 @@ async def test_a_slow_request_head_is_cut_off() -> None:
 
     import uvicorn
 
-    from reasoner._server_h11 import with_header_deadline
+    from reasoner.server._h11 import with_header_deadline
 
     config = uvicorn.Config(
         create_app(lambda: engine("ok")), host="127.0.0.1", port=0, log_level="error", http=with_header_deadline(0.5), lifespan="off"

@@ -7,7 +7,6 @@ share an Engine.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -19,11 +18,10 @@ import anyio
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from reasoner import Engine, tool
-from reasoner._server import create_app
 from reasoner.models import Message, ScriptedModel
+from reasoner.server import create_app
 
 KEY = "test-key-0123456789"
 SLOW, IDLE, JSON, CRASH, OVERLAP = "[slow]", "[idle]", "[json]", "[crash]", "[overlap]"
@@ -99,57 +97,15 @@ def make_engine(runs: int = 400) -> Engine:
     )
 
 
-class LiveServer:
-    """uvicorn in a background thread on 127.0.0.1, port chosen by the OS."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="error",
-            lifespan="off",
-            ws="none",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = self.server.servers[0].get_loop()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def tasks(self) -> int:
-        """Tasks alive on the server's event loop (uvicorn's own plus one per request in flight)."""
-
-        async def count() -> int:
-            return len(asyncio.all_tasks())
-
-        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(5)
-
-
 @pytest.fixture(scope="module")
-def live() -> Iterator[LiveServer]:
+def live(live_server: Any) -> Iterator[Any]:
     app = create_app(make_engine(), api_keys=[KEY], max_body_bytes=20_000, max_query_chars=2_000, keepalive_s=0.25)
-    with LiveServer(app) as server:
+    with live_server(app) as server:
         yield server
 
 
 @pytest.fixture
-def sdk(live: LiveServer) -> Iterator[openai.OpenAI]:
+def sdk(live: Any) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=f"{live.url}/v1", api_key=KEY, max_retries=0, timeout=20) as client:
         yield client
 
@@ -254,7 +210,7 @@ def test_sdk_role_model_name_and_models_listing(sdk: openai.OpenAI) -> None:
 # -- /v1/reason over SSE -----------------------------------------------------------------
 
 
-def test_reason_sse_order_ids_and_final_event(live: LiveServer) -> None:
+def test_reason_sse_order_ids_and_final_event(live: Any) -> None:
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "Compare closes", "stream": True}, timeout=20)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     frames = parse_sse(r.text)
@@ -282,7 +238,7 @@ def test_reason_sse_order_ids_and_final_event(live: LiveServer) -> None:
     assert again[-1]["event"] == "done"
 
 
-def test_reason_non_streamed_result(live: LiveServer) -> None:
+def test_reason_non_streamed_result(live: Any) -> None:
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "Compare closes"}, timeout=20)
     assert r.status_code == 200
     body = r.json()
@@ -291,7 +247,7 @@ def test_reason_non_streamed_result(live: LiveServer) -> None:
     assert set(body["usage"]) == {"planner-model", "joiner-model", "answerer-model"}
 
 
-def test_keepalive_comments_while_tools_run(live: LiveServer) -> None:
+def test_keepalive_comments_while_tools_run(live: Any) -> None:
     with httpx.stream(
         "POST", f"{live.url}/v1/reason", headers=AUTH, json={"query": f"{IDLE} closes", "stream": True}, timeout=20
     ) as r:
@@ -304,7 +260,7 @@ def test_keepalive_comments_while_tools_run(live: LiveServer) -> None:
 # -- disconnects --------------------------------------------------------------------------
 
 
-async def test_disconnect_cancels_the_run_and_its_tool_calls(live: LiveServer) -> None:
+async def test_disconnect_cancels_the_run_and_its_tool_calls(live: Any) -> None:
     before = TRACK.snapshot()
     idle_tasks = await anyio.to_thread.run_sync(live.tasks)
     run_id = None
@@ -334,7 +290,7 @@ async def test_disconnect_cancels_the_run_and_its_tool_calls(live: LiveServer) -
     assert "run.completed" not in [f["event"] for f in frames]
 
 
-async def test_disconnect_cancels_a_non_streamed_run(live: LiveServer) -> None:
+async def test_disconnect_cancels_a_non_streamed_run(live: Any) -> None:
     before = TRACK.snapshot()
     async with httpx.AsyncClient(base_url=live.url, headers=AUTH, timeout=httpx.Timeout(20, read=1.0)) as client:
         with pytest.raises(httpx.ReadTimeout):
@@ -356,7 +312,7 @@ def _error(r: httpx.Response) -> dict[str, Any]:
     return dict(body["error"])
 
 
-def test_missing_and_wrong_api_keys_get_401(live: LiveServer) -> None:
+def test_missing_and_wrong_api_keys_get_401(live: Any) -> None:
     r = httpx.post(f"{live.url}/v1/reason", json={"query": "q"})
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert "missing API key" in _error(r)["message"]
@@ -367,14 +323,14 @@ def test_missing_and_wrong_api_keys_get_401(live: LiveServer) -> None:
     assert httpx.get(f"{live.url}/healthz").json()["status"] == "ok"  # liveness needs no key
 
 
-def test_oversized_body_and_query_get_413(live: LiveServer) -> None:
+def test_oversized_body_and_query_get_413(live: Any) -> None:
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "x" * 30_000})
     assert r.status_code == 413 and "at most 20000" in _error(r)["message"]
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "x" * 3_000})
     assert r.status_code == 413 and _error(r)["param"] == "query" and "at most 2000" in _error(r)["message"]
 
 
-def test_invalid_json_and_invalid_fields_get_422(live: LiveServer) -> None:
+def test_invalid_json_and_invalid_fields_get_422(live: Any) -> None:
     r = httpx.post(f"{live.url}/v1/reason", headers={**AUTH, "content-type": "application/json"}, content=b'{"query": ')
     assert r.status_code == 422 and "Invalid JSON" in _error(r)["message"]
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "q", "budget": {"seconds": -1}, "colour": "red"})
@@ -383,7 +339,7 @@ def test_invalid_json_and_invalid_fields_get_422(live: LiveServer) -> None:
     assert "budget.seconds: Input should be greater than 0" in error["message"] and "colour: Extra inputs" in error["message"]
 
 
-def test_unknown_tool_gets_422_naming_it(live: LiveServer, sdk: openai.OpenAI) -> None:
+def test_unknown_tool_gets_422_naming_it(live: Any, sdk: openai.OpenAI) -> None:
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": "q", "tools": ["lookup", "weather"]})
     assert r.status_code == 422 and _error(r)["param"] == "tools"
     assert "unknown tool 'weather'; this server has lookup" in _error(r)["message"]
@@ -401,7 +357,7 @@ def test_unknown_model_gets_404_model_not_found(sdk: openai.OpenAI) -> None:
     assert "'gpt-5' does not exist here; this server serves reasoner, planner-model" in info.value.message
 
 
-def test_invalid_output_schema_gets_422(live: LiveServer, sdk: openai.OpenAI) -> None:
+def test_invalid_output_schema_gets_422(live: Any, sdk: openai.OpenAI) -> None:
     bad: Any = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "objet"}}}
     with pytest.raises(openai.UnprocessableEntityError) as info:
         sdk.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": "q"}], response_format=bad)
@@ -416,7 +372,7 @@ def test_invalid_output_schema_gets_422(live: LiveServer, sdk: openai.OpenAI) ->
     assert r.status_code == 422 and "refers to itself" in _error(r)["message"]
 
 
-def test_an_unexpected_error_is_reported_without_internals(live: LiveServer) -> None:
+def test_an_unexpected_error_is_reported_without_internals(live: Any) -> None:
     r = httpx.post(f"{live.url}/v1/reason", headers=AUTH, json={"query": f"{CRASH} closes"}, timeout=20)
     error = _error(r)
     assert r.status_code == 500 and r.headers["x-should-retry"] == "false"
@@ -439,7 +395,7 @@ def test_sdk_stream_of_a_failed_run_raises_api_error(sdk: openai.OpenAI) -> None
 # -- limits under load ----------------------------------------------------------------------
 
 
-async def test_twenty_concurrent_streams_all_complete(live: LiveServer) -> None:
+async def test_twenty_concurrent_streams_all_complete(live: Any) -> None:
     async def one(client: httpx.AsyncClient, i: int, results: dict[int, list[dict[str, str]]]) -> None:
         r = await client.post("/v1/reason", json={"query": f"closes #{i}", "stream": True})
         results[i] = parse_sse(r.text)
@@ -458,9 +414,9 @@ async def test_twenty_concurrent_streams_all_complete(live: LiveServer) -> None:
     assert len(run_ids) == 20
 
 
-def test_a_full_server_answers_429_with_retry_after() -> None:
+def test_a_full_server_answers_429_with_retry_after(live_server: Any) -> None:
     app = create_app(make_engine(), max_concurrent_runs=1, retry_after_s=3)
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=20) as client:
+    with live_server(app) as server, httpx.Client(base_url=server.url, timeout=20) as client:
         with client.stream("POST", "/v1/reason", json={"query": f"{IDLE} closes", "stream": True}) as first:
             lines = first.iter_lines()
             next(lines)  # the first run is in flight

@@ -5,8 +5,6 @@ plan review (/v1/plans, /v1/plans/run) and feedback."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,12 +13,11 @@ import anyio
 import httpx
 import openai
 import pytest
-import uvicorn
 
 from reasoner import Engine, tool
-from reasoner._server import create_app
 from reasoner.events import load_trace
 from reasoner.models import Message, ScriptedModel
+from reasoner.server import create_app
 
 KEY = "people-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -80,38 +77,15 @@ def make_engine(runs: int = 100) -> Engine:
     )
 
 
-class LiveServer:
-    """uvicorn in a background thread on 127.0.0.1, port chosen by the OS."""
-
-    def __init__(self, app: Any) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", lifespan="off", ws="none", access_log=False, timeout_graceful_shutdown=2)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        self.url = f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
 @pytest.fixture(scope="module")
-def live(runs_dir: Path) -> Iterator[LiveServer]:
+def live(runs_dir: Path, live_server: Any) -> Iterator[Any]:
     app = create_app(make_engine(), api_keys=[KEY], keepalive_s=0.1, approval_timeout_s=5, runs_dir=runs_dir)
-    with LiveServer(app) as server:
+    with live_server(app) as server:
         yield server
 
 
@@ -122,7 +96,7 @@ def _data(line: str) -> dict[str, Any] | None:
 # -- approvals over a live stream --------------------------------------------------------------
 
 
-async def test_httpx_answers_approvals_while_the_stream_keeps_flowing(live: LiveServer) -> None:
+async def test_httpx_answers_approvals_while_the_stream_keeps_flowing(live: Any) -> None:
     PAID.clear()
     SENT.clear()
     events: list[dict[str, Any]] = []
@@ -168,7 +142,7 @@ async def test_httpx_answers_approvals_while_the_stream_keeps_flowing(live: Live
     assert failed["data"]["error"]["message"] == "the approver denied the call to tool 'send': do not message everyone"
 
 
-def test_the_openai_sdk_answers_an_approval_while_httpx_streams(live: LiveServer) -> None:
+def test_the_openai_sdk_answers_an_approval_while_httpx_streams(live: Any) -> None:
     PAID.clear()
     with (
         openai.OpenAI(base_url=f"{live.url}/v1", api_key=KEY, max_retries=0, timeout=20) as sdk,
@@ -188,10 +162,10 @@ def test_the_openai_sdk_answers_an_approval_while_httpx_streams(live: LiveServer
     assert kinds[-1] == "run.completed" and PAID == [(5000, "bob")]
 
 
-def test_an_unanswered_approval_expires_as_a_denial() -> None:
+def test_an_unanswered_approval_expires_as_a_denial(live_server: Any) -> None:
     PAID.clear()
     app = create_app(make_engine(), approval_timeout_s=0.3, keepalive_s=0.1)
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=20) as client:
+    with live_server(app) as server, httpx.Client(base_url=server.url, timeout=20) as client:
         text = client.post("/v1/reason", json={"query": "pay bob", "stream": True}).text
     events = [e for e in map(_data, text.splitlines()) if e and "type" in e]
     resolved = next(e for e in events if e["type"] == "approval.resolved")
@@ -199,7 +173,7 @@ def test_an_unanswered_approval_expires_as_a_denial() -> None:
     assert events[-1]["type"] == "run.completed" and PAID == []
 
 
-def test_approvals_need_the_key_and_a_known_run(live: LiveServer) -> None:
+def test_approvals_need_the_key_and_a_known_run(live: Any) -> None:
     with httpx.Client(base_url=live.url, timeout=20) as client:
         assert client.post("/v1/runs/abc/approvals/1", json={"decision": "approve"}).status_code == 401
         r = client.post("/v1/runs/abc/approvals/1", json={"decision": "approve"}, headers=AUTH)
@@ -211,11 +185,11 @@ def test_approvals_need_the_key_and_a_known_run(live: LiveServer) -> None:
 # -- runs that cannot ask ------------------------------------------------------------------------
 
 
-def test_chat_completions_refuse_calls_that_need_approval_unless_the_server_allows_them() -> None:
+def test_chat_completions_refuse_calls_that_need_approval_unless_the_server_allows_them(live_server: Any) -> None:
     PAID.clear()
     for policy, paid in (("refuse", []), ("approve", [(5000, "bob")])):
         app = create_app(make_engine(), approvals=policy)  # type: ignore[arg-type]
-        with LiveServer(app) as server, openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=20) as sdk:
+        with live_server(app) as server, openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=20) as sdk:
             completion = sdk.chat.completions.create(model="reasoner", messages=[{"role": "user", "content": "pay bob"}])
         ext = completion.model_extra["reasoner"]  # type: ignore[index]
         assert PAID == paid
@@ -230,7 +204,7 @@ def test_chat_completions_refuse_calls_that_need_approval_unless_the_server_allo
 # -- plan review ---------------------------------------------------------------------------------
 
 
-def test_plan_review_over_http_runs_the_edited_plan(live: LiveServer) -> None:
+def test_plan_review_over_http_runs_the_edited_plan(live: Any) -> None:
     PAID.clear()
     with httpx.Client(base_url=live.url, headers=AUTH, timeout=20) as client:
         planned = client.post("/v1/plans", json={"query": "[three] pay bob"}).json()
@@ -248,7 +222,7 @@ def test_plan_review_over_http_runs_the_edited_plan(live: LiveServer) -> None:
 # -- feedback ------------------------------------------------------------------------------------
 
 
-def test_feedback_is_stored_with_the_trace(live: LiveServer, runs_dir: Path) -> None:
+def test_feedback_is_stored_with_the_trace(live: Any, runs_dir: Path) -> None:
     with httpx.Client(base_url=live.url, headers=AUTH, timeout=20) as client:
         plan = {"nodes": [{"id": 1, "tool": "lookup", "args": {"ticker": "MSFT"}}]}
         run_id = client.post("/v1/plans/run", json={"query": "MSFT close?", "plan": plan}).json()["run_id"]

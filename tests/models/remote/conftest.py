@@ -18,8 +18,6 @@ disconnect the server noticed while hanging is counted.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -28,7 +26,6 @@ from typing import Any
 
 import anyio
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -201,24 +198,11 @@ class _Raw(Response):
 
 
 @pytest.fixture(scope="module")
-def fake_openai() -> Iterator[FakeOpenAI]:
+def fake_openai(live_server: Any) -> Iterator[FakeOpenAI]:
     fake = FakeOpenAI()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    fake.port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.app, http="h11", ws="none", lifespan="off", log_level="critical", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake OpenAI server did not start")
-        time.sleep(0.01)
-    yield fake
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with live_server(fake.app, http="h11", graceful_s=1, log_level="critical") as live:
+        fake.port = live.port
+        yield fake
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reasoner._roles import Budget
-from reasoner._server_errors import HTTPProblem, from_validation_error, problem_response
-from reasoner._server_schemas import BudgetIn, schema_problem
 from reasoner.grammars._jsonschema import SchemaLimits, SchemaProblem, check_schema, check_size
+from reasoner.server._errors import HTTPProblem, from_validation_error, problem_response
+from reasoner.server._schemas import BudgetIn, schema_problem
 from reasoner.tools._jsonschema import RecursiveSchema, inline_refs
 
 __all__ = [

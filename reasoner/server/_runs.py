@@ -18,16 +18,16 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from reasoner._feedback import find_run, save_run
-from reasoner._server_errors import HTTPProblem
 from reasoner.errors import ReasonerError, UsageError
 from reasoner.events import Event
 from reasoner.models import Message
+from reasoner.server._errors import HTTPProblem
 
 if TYPE_CHECKING:
     from reasoner._approval import Approver
     from reasoner._engine import Engine
     from reasoner._roles import Budget
-    from reasoner._server_people import ApprovalDesk
+    from reasoner.server._people import ApprovalDesk
 
 __all__ = ["RunGate", "RunSpec", "Status", "StoredRun", "TraceStore", "public_event", "public_text", "pump", "summarize"]
 
@@ -178,7 +178,7 @@ async def pump(
     """Run ``spec`` on ``engine`` and send every event to ``out`` (closed at the end).
 
     A run that ``asks`` is open at ``desk`` from its first event to its end, so that
-    clients can answer its approvals (``reasoner._server_people``).
+    clients can answer its approvals (``reasoner.server._people``).
 
     The last event is always ``run.completed`` or ``run.failed``: a failure the engine did
     not report (one raised before ``run.started``) gets a ``run.failed`` made here, and an

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import (
+from reasoner.cli._common import (
     CliError,
     Command,
     Context,

@@ -8,7 +8,7 @@ line are loaded before the first item, so no item's latency includes a model loa
 ``--mode react`` runs the sequential baseline (one call per model turn, ``Engine(mode=
 "react")``); ``--mode both`` runs each item in plan mode and then in react mode (so both
 see the same machine load) and prints the two reports side by side. ``--dataset
-bfcl:CATEGORY`` plans BFCL questions instead (``reasoner/_cli_eval_bfcl.py``).
+bfcl:CATEGORY`` plans BFCL questions instead (``reasoner/cli/_eval_bfcl.py``).
 ``--compare A.json [B.json]`` prints saved reports side by side without running
 anything; ``--plot DIR`` draws PNGs of the reports run or compared.
 """
@@ -24,12 +24,12 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_int, positive_seconds, split_names
-from reasoner._cli_load import CHART_DIR_ENV, add_tool_options, build_registry
-from reasoner._cli_roles import Roles, add_model_options, resolve_roles
-from reasoner._cli_run import _approve_all, _refuse
+from reasoner._options import CHART_DIR_ENV, Roles, build_registry, engine_from_options, resolve_roles
+from reasoner.cli._common import CliError, Command, Context, debug_flag, positive_int, positive_seconds, split_names
+from reasoner.cli._options import add_model_options, add_tool_options, engine_options
+from reasoner.cli._run import _approve_all, _refuse
 from reasoner.errors import UsageError
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     if args.out and not Path(args.out).expanduser().resolve().parent.is_dir():
         raise CliError(f"--out {args.out!r}: the folder {str(Path(args.out).parent)!r} does not exist", "create it, or pick another path")
     if args.dataset.startswith("bfcl:"):
-        from reasoner._cli_eval_bfcl import handle_bfcl
+        from reasoner.cli._eval_bfcl import handle_bfcl
 
         return handle_bfcl(args, ctx, _load_models)
     from reasoner.evals import Dataset, load_dataset
@@ -142,8 +142,9 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
         if not args.chart_dir and not ctx.env.get(CHART_DIR_ENV):
             # an eval's charts are by-products: keep them out of the current folder
             args.chart_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="reasoner-eval-charts-"))
-        registry = build_registry(args, ctx.env)
-        roles = resolve_roles(args, ctx.env, ctx.models)
+        options = engine_options(args)
+        registry = build_registry(options, ctx.env)
+        roles = resolve_roles(options, ctx.env, ctx.models)
         reports = _evaluate(args, ctx, selected, registry, roles)
     if sampled:
         reports = [dataclasses.replace(r, sample=args.sample, seed=args.seed) for r in reports]
@@ -220,30 +221,19 @@ def _compare(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _engine(args: argparse.Namespace, registry: ToolRegistry, roles: Roles, models: dict[str, list[str | Model]], mode: str) -> Engine:
-    from reasoner._engine import Engine
+def _engine(args: argparse.Namespace, registry: ToolRegistry, roles: Roles, models: dict[str, list[str | Model]], mode: Literal["plan", "react"]) -> Engine:
     from reasoner._react import REACT_TURNS
-    from reasoner._roles import Budget
 
-    iterations = args.max_iterations or (REACT_TURNS if mode == "react" else None)
-    limits = {"iterations": iterations, "tokens": args.max_tokens, "seconds": args.timeout}
-    return Engine(
-        tools=registry,
-        planner=models["planner"],
-        joiner=models["joiner"],
-        answerer=models["answerer"],
-        catalog=roles.catalog,
-        budget=Budget(**{k: v for k, v in limits.items() if v is not None}),
-        approve=_approve_all if args.yes else _refuse,
-        mode=mode,
-    )
+    options = dataclasses.replace(engine_options(args, mode=mode), max_iterations=args.max_iterations or (REACT_TURNS if mode == "react" else None))
+    loaded = Roles(models["planner"], models["joiner"], models["answerer"], roles.catalog)
+    return engine_from_options(options, {}, approve=_approve_all if args.yes else _refuse, registry=registry, roles=loaded)
 
 
 def _evaluate(args: argparse.Namespace, ctx: Context, selected: Dataset, registry: ToolRegistry, roles: Roles) -> list[EvalReport]:
     import anyio
 
     models = _load_models(roles, ctx.stderr)
-    modes = ["plan", "react"] if args.mode == "both" else [args.mode]
+    modes: list[Literal["plan", "react"]] = ["plan", "react"] if args.mode == "both" else [args.mode]
     engines = [_engine(args, registry, roles, models, mode) for mode in modes]
     runs = len(selected) * len(modes)
     ctx.stderr.write(f"evaluating {len(selected)} item(s) of {selected.source} in {' and '.join(modes)} mode\n")

@@ -1,32 +1,26 @@
-"""``reasoner serve``: its options, and :func:`serve_main`, which runs :func:`create_app` on uvicorn
-with connection limits and deadlines on request heads, bodies and idle connections."""
+"""``reasoner serve``: its options, read into the core's engine options and the server's
+:class:`~reasoner.server.ServeSettings`; the server itself is imported only when the command runs."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from reasoner._roles import Budget
-from reasoner._server import LOOPBACK_HOSTS, create_app
-from reasoner.errors import UsageError
+from reasoner._options import engine_from_options, split_names
+from reasoner.cli._common import Command, Context
+from reasoner.cli._options import add_model_options, add_tool_options, engine_options
 
 if TYPE_CHECKING:
     from reasoner._engine import Engine
     from reasoner.models import Model
+    from reasoner.server import ServeSettings
 
-__all__ = ["add_serve_arguments", "allowed_hosts", "serve_engine", "serve_main"]
-
-logger = logging.getLogger("reasoner.server")
+__all__ = ["SERVE", "add_serve_arguments", "serve_engine", "serve_main", "serve_settings"]
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``reasoner serve``."""
-    from reasoner._cli_load import add_tool_options
-    from reasoner._cli_roles import add_model_options
-
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     net.add_argument("--port", type=int, default=8000, help="port to bind (default: 8000)")
@@ -101,85 +95,64 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_engine(args: argparse.Namespace, env: Mapping[str, str], models: Mapping[str, Model] | None = None) -> Engine:
     """The engine ``reasoner serve`` runs: the tools and models the options name, with the
-    library's default planner prompt (``models`` are injected by tests, as for the CLI)."""
-    from reasoner._cli_load import build_registry
-    from reasoner._cli_roles import resolve_roles
-    from reasoner._engine import Engine
-
-    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
-    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
-    roles = resolve_roles(args, env, models or {})
-    return Engine(
-        tools=build_registry(args, env),
-        planner=roles.planner,
-        joiner=roles.joiner,
-        answerer=roles.answerer,
-        catalog=roles.catalog,
-        budget=budget,
-    )
+    library's default planner prompt (``models`` are injected by tests, as for ``run``)."""
+    return engine_from_options(engine_options(args), env, models)
 
 
-def serve_main(args: argparse.Namespace) -> int:
-    """Run ``reasoner serve`` with parsed ``args`` (see :func:`add_serve_arguments`) until interrupted.
+def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ServeSettings:
+    """The server settings the options give; the keys are ``--api-key`` and ``$REASONER_API_KEYS``."""
+    from reasoner.server import ServeSettings
 
-    Raises:
-        UsageError: a bad option (the message names it); ``CliError`` for a bad ``--tools``.
-    """
-    import uvicorn
-
-    from reasoner._cli_common import split_names
-    from reasoner._server_h11 import with_header_deadline
-
-    for name in ("max_connections", "max_header_bytes"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    for name in ("header_timeout", "body_timeout", "idle_timeout"):
-        if not getattr(args, name) > 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be a number of seconds > 0, got {getattr(args, name)}")
-    env = os.environ
-    keys = [*(args.api_key or ()), *split_names([env.get("REASONER_API_KEYS", "")])]
-    engine = serve_engine(args, env)
-    budget = engine.budget
-    app = create_app(
-        engine,
-        api_keys=keys,
+    return ServeSettings(
+        host=args.host,
+        port=args.port,
+        api_keys=(*(args.api_key or ()), *split_names([env.get("REASONER_API_KEYS", "")])),
+        cors_origins=tuple(args.cors_origin or ()),
+        allowed_hosts=tuple(args.allowed_host or ()),
+        engine_name=args.engine_name,
         max_body_bytes=args.max_body_bytes,
         max_query_chars=args.max_query_chars,
         max_concurrent_runs=args.max_concurrent_runs,
-        cors_origins=args.cors_origin or (),
         keepalive_s=args.keepalive,
-        engine_name=args.engine_name,
-        max_budget=budget,
-        allowed_hosts=allowed_hosts(args.host, args.allowed_host),
+        max_connections=args.max_connections,
+        header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
+        idle_timeout_s=args.idle_timeout,
+        max_header_bytes=args.max_header_bytes,
         approvals=args.approvals,
         approval_timeout_s=args.approval_timeout,
         runs_dir=args.runs_dir,
-    )
-    if not keys and args.host not in LOOPBACK_HOSTS:
-        logger.warning("serving on %s with no API key: anyone who can reach it may run the engine (pass --api-key)", args.host)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
         log_level=args.log_level,
-        http=with_header_deadline(args.header_timeout),
-        limit_concurrency=args.max_connections,
-        timeout_keep_alive=max(1, round(args.idle_timeout)),
-        h11_max_incomplete_event_size=args.max_header_bytes,
     )
+
+
+def serve_main(args: argparse.Namespace, env: Mapping[str, str] | None = None, models: Mapping[str, Model] | None = None) -> int:
+    """Run ``reasoner serve`` with parsed ``args`` until interrupted.
+
+    Raises:
+        UsageError: a bad option (the message names it); ``OptionError`` for a bad
+            ``--tools`` or model name.
+    """
+    import os
+
+    from reasoner.server import serve
+
+    env = os.environ if env is None else env
+    settings = serve_settings(args, env)
+    settings.check()  # before any model or tool is loaded
+    serve(serve_engine(args, env, models), settings)
     return 0
 
 
-def allowed_hosts(host: str, given: Iterable[str] | None) -> tuple[str, ...]:
-    """``--allowed-host`` values, or loopback plus the bound address when it is a specific one."""
-    if given:
-        return tuple(given)
-    wildcard = host in ("0.0.0.0", "::", "")
-    if wildcard:
-        logger.warning(
-            "serving on %s: only requests naming localhost or 127.0.0.1 in their Host header are answered; "
-            "pass --allowed-host NAME for the names clients use (or '*')",
-            host or "all addresses",
-        )
-    return tuple(dict.fromkeys((*LOOPBACK_HOSTS, *(() if wildcard else (host,)))))
+def _handle(args: argparse.Namespace, ctx: Context) -> int:
+    return serve_main(args, ctx.env, ctx.models)
+
+
+SERVE = Command(
+    name="serve",
+    help="serve the engine over HTTP: /v1/reason (SSE) and OpenAI-compatible /v1/chat/completions",
+    description="Serve the engine with uvicorn: POST /v1/reason streams events as Server-Sent Events, "
+    "POST /v1/chat/completions speaks the OpenAI protocol, GET /v1/models, /v1/tools, /healthz, /openapi.json.",
+    configure=add_serve_arguments,
+    handler=_handle,
+)

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_int
+from reasoner.cli._common import CliError, Command, Context, debug_flag, positive_int
 
 if TYPE_CHECKING:
     from reasoner.evals import ItemResult

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag
+from reasoner.cli._common import CliError, Command, Context, debug_flag
 
 __all__ = ["FEEDBACK"]
 
@@ -55,7 +55,7 @@ def _plan(text: str) -> dict[str, Any]:
 
 
 def _show(ctx: Context, events: list[Any]) -> None:
-    from reasoner._cli_state import RunState, call_text
+    from reasoner.cli._state import RunState, call_text
 
     state = RunState()
     for event in events:
@@ -67,8 +67,8 @@ def _show(ctx: Context, events: list[Any]) -> None:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
-    from reasoner._cli_ask import Prompter, ask_feedback
     from reasoner._feedback import Feedback, append_feedback, feedback_examples, find_run, runs_dir
+    from reasoner.cli._ask import Prompter, ask_feedback
     from reasoner.errors import UsageError
 
     folder = Path(args.runs_dir).expanduser() if args.runs_dir else runs_dir(ctx.env)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from reasoner._approval import Approve, Approver, Decision, Deny, Edit
-from reasoner._server_errors import HTTPProblem
 from reasoner.errors import ToolError
+from reasoner.server._errors import HTTPProblem
 
 if TYPE_CHECKING:
     from reasoner.planner import Node

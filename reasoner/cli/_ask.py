@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from reasoner._approval import Approve, Decision, Deny, Edit
-from reasoner._cli_state import call_text
 from reasoner._feedback import Feedback
+from reasoner.cli._state import call_text
 from reasoner.errors import PlanError, ToolError, UsageError
 
 if TYPE_CHECKING:
-    from reasoner._cli_view import View
     from reasoner._explain import Explanation
+    from reasoner.cli._view import View
     from reasoner.planner import Node, Plan
     from reasoner.tools import ToolSpec
 

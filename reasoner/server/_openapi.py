@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from reasoner._server_schemas import ApprovalAnswer, ChatRequest, FeedbackRequest, PlanRequest, PlanRunRequest, ReasonRequest
+from reasoner.server._schemas import ApprovalAnswer, ChatRequest, FeedbackRequest, PlanRequest, PlanRunRequest, ReasonRequest
 
 __all__ = ["openapi_document"]
 

@@ -31,12 +31,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from reasoner._server_errors import HTTPProblem
-from reasoner._server_runs import summarize
-from reasoner._server_schemas import ChatMessage
-from reasoner._server_sse import event_dict, frame, to_json
 from reasoner.events import Event
 from reasoner.models import Message
+from reasoner.server._errors import HTTPProblem
+from reasoner.server._runs import summarize
+from reasoner.server._schemas import ChatMessage
+from reasoner.server._sse import event_dict, frame, to_json
 
 __all__ = ["AnswerText", "ChatStream", "chat_completion", "chat_query", "failure_problem", "models_list", "usage_totals"]
 

@@ -1,16 +1,16 @@
-"""The HTTP server: ``create_app(engine)`` is a Starlette app; ``reasoner serve`` runs it on uvicorn.
+"""The HTTP app: ``create_app(engine)`` is a Starlette app; :func:`reasoner.server.serve` runs it on uvicorn.
 
 Routes (every one but ``/healthz`` and ``/openapi.json`` needs ``Authorization: Bearer
 <key>`` when keys are configured):
 
 - ``POST /v1/reason`` ``{query, tools?, output_schema?, budget?, stream?}``: one JSON
   result, or with ``stream: true`` the run's events as Server-Sent Events (see
-  ``reasoner._server_sse`` for the framing; the last engine event is ``run.completed`` or
+  ``reasoner.server._sse`` for the framing; the last engine event is ``run.completed`` or
   ``run.failed``, then ``event: done``).
 - ``GET /v1/reason/{run_id}/events``: replay a recent run's events; with ``Last-Event-ID:
   <run_id>:<seq>`` only those after it. A run belongs to its connection (a client that
   leaves cancels it), so replay serves runs that ended: completed, failed or cancelled.
-- ``POST /v1/chat/completions``: OpenAI-compatible (see ``reasoner._server_openai`` for
+- ``POST /v1/chat/completions``: OpenAI-compatible (see ``reasoner.server._openai`` for
   the ``reasoner`` extension field that carries plan and tool activity).
 - ``POST /v1/plans`` ``{query}``: the plan the planner writes, explained, nothing run.
 - ``POST /v1/plans/run`` ``{query, plan, output_schema?, budget?, stream?}``: a run that
@@ -18,7 +18,7 @@ Routes (every one but ``/healthz`` and ``/openapi.json`` needs ``Authorization: 
 - ``POST /v1/runs/{run_id}/approvals/{approval_id}`` ``{decision, reason?, args?}``: answer
   an ``approval.requested`` event of a streamed run; ``POST /v1/runs/{run_id}/feedback``
   ``{rating?, answer?, plan?, note?}``: feedback on a finished run (see
-  ``reasoner._server_people``).
+  ``reasoner.server._people``).
 - ``GET /v1/models``, ``GET /v1/tools``, ``GET /healthz``, ``GET /openapi.json``.
 
 Browsers: request bodies must be ``Content-Type: application/json`` (415 otherwise: a web
@@ -58,7 +58,10 @@ from starlette.routing import Route
 from reasoner import __version__
 from reasoner._feedback import Feedback, feedback_event
 from reasoner._roles import Budget
-from reasoner._server_checks import (
+from reasoner.errors import PlanError, ReasonerError, UsageError
+from reasoner.events import Event
+from reasoner.grammars._jsonschema import SchemaLimits
+from reasoner.server._checks import (
     BearerAuth,
     RequestGuard,
     budget_cap,
@@ -68,17 +71,17 @@ from reasoner._server_checks import (
     check_tools,
     read_body,
 )
-from reasoner._server_errors import HTTPProblem, problem_response
-from reasoner._server_openai import (
+from reasoner.server._errors import HTTPProblem, problem_response
+from reasoner.server._openai import (
     ChatStream,
     chat_completion,
     chat_query,
     failure_problem,
     models_list,
 )
-from reasoner._server_openapi import openapi_document
-from reasoner._server_people import ApprovalDesk, ApprovalPolicy, unattended_approver
-from reasoner._server_runs import (
+from reasoner.server._openapi import openapi_document
+from reasoner.server._people import ApprovalDesk, ApprovalPolicy, unattended_approver
+from reasoner.server._runs import (
     RunGate,
     RunSpec,
     Status,
@@ -88,7 +91,7 @@ from reasoner._server_runs import (
     status_of,
     summarize,
 )
-from reasoner._server_schemas import (
+from reasoner.server._schemas import (
     ApprovalAnswer,
     ChatRequest,
     FeedbackRequest,
@@ -96,7 +99,7 @@ from reasoner._server_schemas import (
     PlanRunRequest,
     ReasonRequest,
 )
-from reasoner._server_sse import (
+from reasoner.server._sse import (
     CollectedRun,
     RunTask,
     StreamedRun,
@@ -105,16 +108,13 @@ from reasoner._server_sse import (
     json_response,
     to_json,
 )
-from reasoner.errors import PlanError, ReasonerError, UsageError
-from reasoner.events import Event
-from reasoner.grammars._jsonschema import SchemaLimits
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
     from reasoner._engine import Engine
 
-__all__ = ["ServerConfig", "add_serve_arguments", "create_app", "serve_engine", "serve_main"]
+__all__ = ["LOOPBACK_HOSTS", "ServerConfig", "create_app"]
 
 logger = logging.getLogger("reasoner.server")
 _PUBLIC = frozenset({"/healthz", "/openapi.json"})
@@ -555,8 +555,3 @@ def create_app(
     app.state.config = config
     return app
 
-
-# `reasoner serve` lives in _server_serve; re-exported here, where the CLI imports it from
-from reasoner._server_serve import add_serve_arguments as add_serve_arguments  # noqa: E402
-from reasoner._server_serve import serve_engine as serve_engine  # noqa: E402
-from reasoner._server_serve import serve_main as serve_main  # noqa: E402

@@ -16,14 +16,15 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_ask import Prompter, TerminalApprover, ask_feedback, review_plan
-from reasoner._cli_common import CliError, Command, Context, debug_flag, positive_int, positive_seconds
-from reasoner._cli_load import add_tool_options, build_registry, load_output
-from reasoner._cli_roles import add_model_options, resolve_roles
+from reasoner._load import load_output
+from reasoner._options import build_registry, engine_from_options
+from reasoner.cli._ask import Prompter, TerminalApprover, ask_feedback, review_plan
+from reasoner.cli._common import CliError, Command, Context, debug_flag, positive_int, positive_seconds
+from reasoner.cli._options import add_model_options, add_tool_options, engine_options
 from reasoner.errors import ToolError
 
 if TYPE_CHECKING:
-    from reasoner._cli_view import View
+    from reasoner.cli._view import View
     from reasoner.events import Event
 
 __all__ = ["RUN"]
@@ -63,7 +64,7 @@ def _question(text: str) -> str:
 
 
 def _view(args: argparse.Namespace, ctx: Context) -> View:
-    from reasoner._cli_view import JsonView, LiveView, PlainView
+    from reasoner.cli._view import JsonView, LiveView, PlainView
 
     if args.json:
         return JsonView(ctx.stdout)
@@ -107,28 +108,16 @@ def handle(args: argparse.Namespace, ctx: Context) -> int:
     prompter = Prompter(ctx.stdin, ctx.stderr, ctx.env) if _is_tty(ctx.stdin) else None
     if args.review and prompter is None:
         raise CliError("--review asks on a terminal, and stdin is not one", "run it on a terminal, or drop --review")
-    registry = build_registry(args, ctx.env)
+    options = engine_options(args)
+    registry = build_registry(options, ctx.env)
     output = load_output(args.output) if args.output else None
 
     import anyio
 
-    from reasoner._engine import Engine
     from reasoner._feedback import append_feedback, runs_dir, save_run
-    from reasoner._roles import Budget
     from reasoner.events import save_trace
 
-    limits = {"iterations": args.max_iterations, "tokens": args.max_tokens, "seconds": args.timeout}
-    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
-    roles = resolve_roles(args, ctx.env, ctx.models)
-    engine = Engine(
-        tools=registry,
-        planner=roles.planner,
-        joiner=roles.joiner,
-        answerer=roles.answerer,
-        catalog=roles.catalog,
-        budget=budget,
-        approve=_approve_all if args.yes else _refuse,
-    )
+    engine = engine_from_options(options, ctx.env, ctx.models, approve=_approve_all if args.yes else _refuse, registry=registry)
 
     def explain_plan(plan: dict[str, Any]) -> Any:
         return anyio.run(partial(engine.explain, plan=plan))

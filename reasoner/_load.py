@@ -1,49 +1,33 @@
-"""Loading what the command line names: ``module:attr`` objects, the tool registry, ``--output``."""
+"""Loading what options name: ``module:attr`` objects, tools, the ``--output`` type."""
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import importlib
 import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from reasoner._cli_common import CliError
 from reasoner.errors import ToolDefinitionError, UsageError
 from reasoner.tools import ToolRegistry, ToolSpec
 
-__all__ = ["DEFAULT_CHART_DIR", "add_tool_options", "build_registry", "import_object", "load_output"]
+__all__ = ["OptionError", "add_tools", "import_object", "load_output"]
 
-DEFAULT_CHART_DIR = "./reasoner-charts"
-CHART_DIR_ENV = "REASONER_CHART_DIR"
+
+class OptionError(UsageError):
+    """A wrong option (a flag, a setting): ``message`` says what is wrong, ``hint`` how to fix it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 _FORM = "the form is module:attr (e.g. mytools:search) or path/to/file.py:attr"
-
-
-def add_tool_options(parser: argparse.ArgumentParser) -> None:
-    """The options that decide which tools are registered (shared by ``run`` and ``tools``)."""
-    group = parser.add_argument_group("tools")
-    group.add_argument(
-        "--tools",
-        action="append",
-        metavar="MODULE:ATTR",
-        help="register your tools: ATTR is a function, a ToolSpec, a list of them or a ToolRegistry "
-        "(repeatable; MODULE may also be a path/to/file.py)",
-    )
-    group.add_argument("--no-demo", action="store_true", help="leave out the demo toolkit (registered by default)")
-    group.add_argument(
-        "--no-plugins", action="store_true", help="leave out tools installed packages expose (entry-point group reasoner.tools)"
-    )
-    group.add_argument(
-        "--chart-dir",
-        metavar="DIR",
-        help=f"where the demo chart tool writes PNGs (default: ${CHART_DIR_ENV} or {DEFAULT_CHART_DIR})",
-    )
 
 
 # -- module:attr -------------------------------------------------------------------------
@@ -53,11 +37,11 @@ def _import_module(target: str, option: str, spec: str) -> ModuleType:
     if target.endswith(".py") or os.sep in target or "/" in target:
         path = Path(target).expanduser()
         if not path.is_file():
-            raise CliError(f"{option} {spec!r}: no file {str(path)!r}", f"check the path; {_FORM}")
-        name = f"_reasoner_cli_{path.stem}"
+            raise OptionError(f"{option} {spec!r}: no file {str(path)!r}", f"check the path; {_FORM}")
+        name = f"_reasoner_tools_{path.stem}"
         loader_spec = importlib.util.spec_from_file_location(name, path)
         if loader_spec is None or loader_spec.loader is None:
-            raise CliError(f"{option} {spec!r}: cannot load {str(path)!r} as a Python module", "give a .py file")
+            raise OptionError(f"{option} {spec!r}: cannot load {str(path)!r} as a Python module", "give a .py file")
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[name] = module
         try:
@@ -75,7 +59,7 @@ def _import_module(target: str, option: str, spec: str) -> ModuleType:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
         if exc.name is not None and target.startswith(exc.name) and target[len(exc.name) :][:1] in ("", "."):
-            raise CliError(
+            raise OptionError(
                 f"{option} {spec!r}: no module named {exc.name!r}",
                 f"run reasoner from the folder that holds {exc.name}.py, or install the package; {_FORM}",
             ) from exc
@@ -84,8 +68,8 @@ def _import_module(target: str, option: str, spec: str) -> ModuleType:
         raise _import_failed(option, spec, target, exc) from exc
 
 
-def _import_failed(option: str, spec: str, target: str, exc: BaseException) -> CliError:
-    return CliError(
+def _import_failed(option: str, spec: str, target: str, exc: BaseException) -> OptionError:
+    return OptionError(
         f"{option} {spec!r}: importing {target} raised {type(exc).__name__}: {exc}",
         f"fix the error in {target} (run with --debug to see the traceback)",
     )
@@ -94,11 +78,11 @@ def _import_failed(option: str, spec: str, target: str, exc: BaseException) -> C
 def import_object(spec: str, option: str) -> Any:
     """The object ``module:attr`` (``attr`` may be dotted; ``module`` may be a ``.py`` path).
 
-    Raises :class:`CliError` naming the option, the module and the attribute, with the fix.
+    Raises :class:`OptionError` naming the option, the module and the attribute, with the fix.
     """
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:
-        raise CliError(f"{option} {spec!r} names no attribute", _FORM)
+        raise OptionError(f"{option} {spec!r} names no attribute", _FORM)
     module = _import_module(target, option, spec)
     value: Any = module
     for i, part in enumerate(attr.split(".")):
@@ -107,7 +91,7 @@ def import_object(spec: str, option: str) -> Any:
             public = [n for n in dir(value) if not n.startswith("_")]
             close = difflib.get_close_matches(part, public, n=3)
             hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else f"{owner} defines {_few(public)}"
-            raise CliError(f"{option} {spec!r}: {owner} has no attribute {part!r}", hint)
+            raise OptionError(f"{option} {spec!r}: {owner} has no attribute {part!r}", hint)
         value = getattr(value, part)
     return value
 
@@ -132,7 +116,7 @@ def _tool_items(value: Any, option: str, spec: str) -> list[Any]:
         if not bad:
             return list(value)
         value = bad[0]
-    raise CliError(
+    raise OptionError(
         f"{option} {spec!r} is a {type(value).__name__} ({value!r:.60}), not a tool",
         "point it at a function, a ToolSpec, a list of them or a ToolRegistry",
     )
@@ -144,34 +128,16 @@ def _register(registry: ToolRegistry, items: Iterable[Any], source: str, clash_h
             registry.add(item)
         except ToolDefinitionError as exc:
             hint = "change the function so that each parameter is named and typed (or wrap it in one that is)"
-            raise CliError(f"{source}: {exc}", hint) from exc
+            raise OptionError(f"{source}: {exc}", hint) from exc
         except UsageError as exc:  # a name already taken
-            raise CliError(f"{source}: {exc}", clash_hint) from exc
+            raise OptionError(f"{source}: {exc}", clash_hint) from exc
 
 
-def chart_dir(args: argparse.Namespace, env: Mapping[str, str]) -> str:
-    """The demo chart folder: ``--chart-dir``, else ``$REASONER_CHART_DIR``, else ``./reasoner-charts``."""
-    return args.chart_dir or env.get(CHART_DIR_ENV) or DEFAULT_CHART_DIR
-
-
-def build_registry(args: argparse.Namespace, env: Mapping[str, str]) -> ToolRegistry:
-    """The tools a command works with: the demo toolkit (unless ``--no-demo``), installed
-    plugins (unless ``--no-plugins``), then each ``--tools`` in order."""
-    registry = ToolRegistry()
-    if not args.no_demo:
-        from reasoner.tools.demo import demo_tools
-
-        registry = ToolRegistry(demo_tools(chart_dir=chart_dir(args, env)))
-    if not args.no_plugins:
-        try:
-            registry.load_entry_points()
-        except UsageError as exc:
-            raise CliError(str(exc), "uninstall or fix that package, or pass --no-plugins to leave plugins out") from exc
-    for spec in args.tools or ():
-        value = import_object(spec, "--tools")
-        clash = "rename the tool with @tool(name=...)" + (", or pass --no-demo" if not args.no_demo else "")
-        _register(registry, _tool_items(value, "--tools", spec), f"--tools {spec!r}", clash)
-    return registry
+def add_tools(registry: ToolRegistry, spec: str, option: str, clash_hint: str) -> None:
+    """Register the tools ``spec`` (``module:attr``) names: a function, a ToolSpec, a list of
+    them or a ToolRegistry; :class:`OptionError` naming ``option`` when it cannot."""
+    value = import_object(spec, option)
+    _register(registry, _tool_items(value, option, spec), f"{option} {spec!r}", clash_hint)
 
 
 # -- --output ------------------------------------------------------------------------------
@@ -187,7 +153,7 @@ def load_output(spec: str) -> Any:
     if spec.endswith(".json") or path.is_file():
         return _schema_type(path, spec)
     if ":" not in spec:
-        raise CliError(
+        raise OptionError(
             f"--output {spec!r} is neither module:Model nor a JSON Schema file",
             "pass a pydantic model as module:Model (e.g. myapp.models:Report) or the path of a .json file",
         )
@@ -195,7 +161,7 @@ def load_output(spec: str) -> Any:
     try:
         TypeAdapter(value).json_schema()
     except Exception as exc:
-        raise CliError(
+        raise OptionError(
             f"--output {spec!r}: pydantic cannot build a JSON Schema for {value!r:.60}: {exc}",
             "point it at a pydantic model, a dataclass or a typed container",
         ) from exc
@@ -207,15 +173,15 @@ def _schema_type(path: Path, spec: str) -> dict[str, Any]:
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise CliError(f"--output {spec!r}: no such file", "check the path of the JSON Schema file") from exc
+        raise OptionError(f"--output {spec!r}: no such file", "check the path of the JSON Schema file") from exc
     except ValueError as exc:
-        raise CliError(f"--output {spec!r} is not JSON: {exc}", "fix the file so it holds one JSON Schema object") from exc
+        raise OptionError(f"--output {spec!r} is not JSON: {exc}", "fix the file so it holds one JSON Schema object") from exc
     if not isinstance(schema, dict):
-        raise CliError(f"--output {spec!r} holds a {type(schema).__name__}, not a JSON Schema object", 'write a schema like {"type": "object", ...}')
+        raise OptionError(f"--output {spec!r} holds a {type(schema).__name__}, not a JSON Schema object", 'write a schema like {"type": "object", ...}')
     from reasoner._loop import output_schema
 
     try:
         output_schema(schema)
     except UsageError as exc:
-        raise CliError(f"--output {spec!r}: {exc}", "fix the schema") from exc
+        raise OptionError(f"--output {spec!r}: {exc}", "fix the schema") from exc
     return schema

@@ -8,8 +8,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reasoner._cli_common import CliError, Command, Context, debug_flag
-from reasoner._cli_load import add_tool_options, build_registry
+from reasoner._options import build_registry
+from reasoner.cli._common import CliError, Command, Context, debug_flag
+from reasoner.cli._options import add_tool_options, engine_options
 from reasoner.tools import ToolSpec
 
 __all__ = ["TOOLS", "type_text"]
@@ -99,7 +100,7 @@ def describe(spec: ToolSpec, *, full: bool) -> list[str]:
 
 
 def handle(args: argparse.Namespace, ctx: Context) -> int:
-    registry = build_registry(args, ctx.env)
+    registry = build_registry(engine_options(args), ctx.env)
     specs = list(registry)
     if args.names:
         unknown = [name for name in args.names if name not in registry]

@@ -13,8 +13,8 @@
 Errors print one line and a hint on stderr and exit with status 1 (2 for a bad
 command line, 130 when interrupted); ``--debug`` shows the traceback instead.
 
-Adding a subcommand: write a private module ``reasoner/_cli_<name>.py`` that defines a
-:class:`~reasoner._cli_common.Command` (name, help, ``configure(parser)``,
+Adding a subcommand: write a private module ``reasoner/cli/_<name>.py`` that defines a
+:class:`~reasoner.cli._common.Command` (name, help, ``configure(parser)``,
 ``handler(args, context) -> int``), importing anything heavy inside the handler, and
 append it to :data:`COMMANDS`.
 """
@@ -28,13 +28,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from reasoner import __version__
-from reasoner._cli_common import Command, Context, debug_flag
-from reasoner._cli_eval import EVAL
-from reasoner._cli_feedback import FEEDBACK
-from reasoner._cli_models import MODELS
-from reasoner._cli_run import RUN
-from reasoner._cli_tools import TOOLS
-from reasoner._cli_tune import TUNE
+from reasoner.cli._common import Command, Context, debug_flag
+from reasoner.cli._eval import EVAL
+from reasoner.cli._feedback import FEEDBACK
+from reasoner.cli._models import MODELS
+from reasoner.cli._run import RUN
+from reasoner.cli._serve import SERVE
+from reasoner.cli._tools import TOOLS
+from reasoner.cli._tune import TUNE
 from reasoner.errors import (
     BudgetExceeded,
     ConfigError,
@@ -51,27 +52,6 @@ if TYPE_CHECKING:
     from reasoner.models import Model
 
 __all__ = ["COMMANDS", "build_parser", "main"]
-
-def _serve(args: argparse.Namespace, ctx: Context) -> int:
-    from reasoner._server import serve_main
-
-    return serve_main(args)
-
-
-def _serve_arguments(parser: argparse.ArgumentParser) -> None:
-    from reasoner._server import add_serve_arguments
-
-    add_serve_arguments(parser)
-
-
-SERVE = Command(
-    name="serve",
-    help="serve the engine over HTTP: /v1/reason (SSE) and OpenAI-compatible /v1/chat/completions",
-    description="Serve the engine with uvicorn: POST /v1/reason streams events as Server-Sent Events, "
-    "POST /v1/chat/completions speaks the OpenAI protocol, GET /v1/models, /v1/tools, /healthz, /openapi.json.",
-    configure=_serve_arguments,
-    handler=_serve,
-)
 
 COMMANDS: list[Command] = [RUN, TOOLS, SERVE, MODELS, EVAL, TUNE, FEEDBACK]
 

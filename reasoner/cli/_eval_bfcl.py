@@ -9,12 +9,14 @@ and only ``--mode plan``: a BFCL question is one turn with its calls known up fr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from reasoner._cli_common import CliError, Context
-from reasoner._cli_roles import Roles, resolve_roles
+from reasoner._options import Roles, engine_from_options, resolve_roles
+from reasoner.cli._common import CliError, Context
+from reasoner.cli._options import engine_options
 from reasoner.errors import UsageError
 
 if TYPE_CHECKING:
@@ -62,8 +64,6 @@ def handle_bfcl(args: argparse.Namespace, ctx: Context, load_models: Callable[[R
     """Run the BFCL categories of ``args.dataset``; print (or save, plot) one report each."""
     import anyio
 
-    from reasoner._engine import Engine
-    from reasoner._roles import Budget
     from reasoner.evals._bfcl import load_bfcl
     from reasoner.evals._bfcl_run import run_bfcl
 
@@ -76,15 +76,15 @@ def handle_bfcl(args: argparse.Namespace, ctx: Context, load_models: Callable[[R
         sets = [load_bfcl(c).select(limit=args.limit, sample=args.sample, seed=args.seed) for c in categories]
     except UsageError as exc:
         raise CliError(str(exc), "pip install --no-deps bfcl-eval") from exc
-    roles = resolve_roles(args, ctx.env, ctx.models)
+    options = dataclasses.replace(engine_options(args), max_iterations=None)  # one turn: BFCL scores the first plan
+    roles = resolve_roles(options, ctx.env, ctx.models)
     planner = load_models(Roles(roles.planner, roles.planner, roles.planner, roles.catalog), ctx.stderr)["planner"]
-    limits = {"tokens": args.max_tokens, "seconds": args.timeout}
-    budget = Budget(**{k: v for k, v in limits.items() if v is not None})
+    loaded = Roles(planner, planner, planner, roles.catalog)
 
     def make_engine(registry: ToolRegistry) -> Engine:
-        return Engine(tools=registry, planner=planner, catalog=roles.catalog, budget=budget)
+        return engine_from_options(options, ctx.env, registry=registry, roles=loaded)
 
-    from reasoner._cli_eval import plot, write_text
+    from reasoner.cli._eval import plot, write_text
 
     reports: list[BfclReport] = []
     for data in sets:

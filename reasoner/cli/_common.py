@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from reasoner.errors import UsageError
+from reasoner._load import OptionError
+from reasoner._options import split_names as split_names
 
 if TYPE_CHECKING:
     from reasoner.models import Model
@@ -16,12 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["CliError", "Command", "Context", "debug_flag", "positive_int", "positive_seconds", "split_names"]
 
 
-class CliError(UsageError):
+class CliError(OptionError):
     """A command-line mistake: ``message`` says what is wrong, ``hint`` how to fix it."""
-
-    def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +55,6 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None]
     handler: Callable[[argparse.Namespace, Context], int]
     description: str = ""
-
-
-def split_names(values: list[str] | None) -> list[str]:
-    """``["a,b", "c"]`` -> ``["a", "b", "c"]`` (repeatable, comma-separated options)."""
-    return [name.strip() for value in values or () for name in value.split(",") if name.strip()]
 
 
 def debug_flag(parser: argparse.ArgumentParser, *, top: bool) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, TextIO
 
-from reasoner._cli_state import NodeView, RunState, call_text, is_sample_data, preview
+from reasoner.cli._state import NodeView, RunState, call_text, is_sample_data, preview
 from reasoner.events import Event
 
 if TYPE_CHECKING:
