@@ -147,12 +147,49 @@ class Generation:
         return StepResult(tuple(forced), len(forced), self._finish_after_tokens())
 
     def step(self) -> StepResult:
+        """One forward pass over the pending tokens (the prefill first), then :meth:`choose`."""
         if self._done:
             raise ModelError("Generation.step() called after the generation finished")
         if self._cache is None:
             logits = self._prefill()
+        elif self._cache is _DETACHED:
+            raise ModelError("Generation.step(): a batch runs this generation's forward passes (detach_cache)")
         else:
             logits = self.runner.forward(self._pending, self._cache)  # [1, V]
+        return self.choose(logits)
+
+    @property
+    def pending(self) -> Sequence[int]:
+        """The tokens the next forward pass feeds (the prompt and forced tokens before the
+        prefill; then the last sampled token and the tokens forced after it)."""
+        return self._pending
+
+    @property
+    def done(self) -> bool:
+        """Whether the generation has finished."""
+        return self._done
+
+    @property
+    def prefilled(self) -> bool:
+        """Whether the prompt has been fed (the cache holds it)."""
+        return self._cache is not None
+
+    def detach_cache(self) -> Any:
+        """Hand the generation's own KV cache over (to a batch that runs its forward passes
+        from now on); until :meth:`attach_cache` only :meth:`choose` may be called."""
+        cache, self._cache = self._cache, _DETACHED
+        return cache
+
+    def attach_cache(self, cache: Any) -> None:
+        """Take a KV cache of the runner's kind back (holding exactly the tokens fed so far);
+        :meth:`step` runs the forward passes again."""
+        self._cache = cache
+
+    def choose(self, logits: torch.Tensor) -> StepResult:
+        """Mask and sample ``logits`` [1, V] (the forward pass over :attr:`pending`, in place),
+        advance the grammar and take the tokens it forces next."""
+        if self._done:
+            raise ModelError("Generation.choose() called after the generation finished")
         if self.vocab_limit is not None and logits.shape[-1] > self.vocab_limit:
             logits[:, self.vocab_limit :] = float("-inf")  # embedding rows past the tokenizer are padding
         if self.matcher is not None:
@@ -239,6 +276,8 @@ class Generation:
         self._done = reason is not None
         return reason
 
+
+_DETACHED = object()  # the cache of a generation whose steps a batch runs
 
 _LOOP_PERIOD = 16
 _LOOP_SPAN = 16

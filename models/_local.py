@@ -41,10 +41,13 @@ from reasoner.models._protocol import (
     Usage,
     as_messages,
 )
+from reasoner.models._scheduler import DecodeScheduler, Ticket
 
 __all__ = ["TransformersModel", "chat_prompt", "device_limiter", "quiet_progress", "random_llama"]
 
 T = TypeVar("T")
+
+_LOOKAHEAD = 2  # steps the scheduler may compute ahead of a consumer (one in flight, one waiting)
 
 _LIMITERS: anyio.lowlevel.RunVar[dict[str, anyio.CapacityLimiter]] = anyio.lowlevel.RunVar("reasoner_device_limiters")
 
@@ -66,8 +69,9 @@ def quiet_progress() -> Iterator[None]:
 
 
 def device_limiter(device: torch.device | str) -> anyio.CapacityLimiter:
-    """The one ``CapacityLimiter(1)`` of ``device`` in the current event loop: every forward
-    pass on a device goes through it, so generations interleave step by step."""
+    """The one ``CapacityLimiter(1)`` of ``device`` in the current event loop, for blocking
+    work that must not run beside another on the device (a local model's generations run
+    on its decode scheduler's thread instead)."""
     try:
         limiters = _LIMITERS.get()
     except LookupError:
@@ -99,10 +103,12 @@ class TransformersModel:
     """A local causal LM (transformers model + tokenizer) behind the :class:`Model` protocol.
 
     Prompts are built with the tokenizer's chat template (a plain ``role: content``
-    transcript when it has none). Each blocking step (prompt tokenization, prefill, every
-    forward) runs in a worker thread under the device's limiter; between steps the
-    generation checks for cancellation, so cancelling the consumer stops it within one
-    forward pass. The KV of every prompt is kept in a :class:`PrefixCache` (``prefix_cache``)
+    transcript when it has none). Every generation runs on the model's one decode thread
+    (:class:`~reasoner.models._scheduler.DecodeScheduler`, ``scheduler``), which feeds each
+    stream through a bounded buffer (at most 2 steps ahead of its consumer; 1 with
+    ``refine``) and batches the forward passes of concurrent generations, each with its own
+    grammar, mask and sampler (continuous batching, up to ``max_batch``). Cancelling or
+    leaving a stream takes its generation out before the scheduler's next step. The KV of every prompt is kept in a :class:`PrefixCache` (``prefix_cache``)
     shared by all calls, so a later prompt that starts with the same tokens (the same
     system text, tool list, examples) prefills only what differs. With a schema, tokens are masked by a ``reasoner.grammars`` grammar before
     sampling, tokens the grammar forces are appended without sampling, and generation ends
@@ -117,6 +123,7 @@ class TransformersModel:
             ``"bfloat16"``, ``"float16"``, ``"auto"``); default ``$REASONER_DTYPE``, else
             auto: bfloat16 on CUDA and on CPUs with AMX/AVX512-BF16, float32 elsewhere.
         prefix_cache_bytes: the most bytes of prompt-prefix KV kept (0: no prefix cache).
+        max_batch: the most generations whose steps share a forward pass; more wait.
     """
 
     def __init__(
@@ -128,6 +135,7 @@ class TransformersModel:
         device: str | torch.device = "cpu",
         dtype: torch.dtype | str | None = None,
         prefix_cache_bytes: int = DEFAULT_MAX_BYTES,
+        max_batch: int = 8,
     ) -> None:
         self.name = name
         self.device = torch.device(device)
@@ -139,6 +147,7 @@ class TransformersModel:
             raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
         self._runner = _runner_for(self.model, self.device)
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
+        self.scheduler = DecodeScheduler(self.model, self.device, max_batch=max_batch)
         self._closers: torch.Tensor | None = None
 
     refines_schema = True  # stream() takes refine= (see reasoner.models.Model)
@@ -224,7 +233,6 @@ class TransformersModel:
         opts = options or GenerateOptions()
         msgs = as_messages(messages)
         started = time.perf_counter()
-        limiter = device_limiter(self.device)
         grammar = None if schema is None else await self._grammar(schema, opts.grammar_backend)
         prompt_ids = await anyio.to_thread.run_sync(self._prompt_ids, msgs)
         generator = None
@@ -245,30 +253,40 @@ class TransformersModel:
         detok = IncrementalDetokenizer(self.tokenizer)
         stops = StopMatcher(opts.stop)
         step = gen.start()
-        while True:
-            text, hit_stop = stops.push(detok.push(step.tokens))
-            finish: FinishReason | None = "stop" if hit_stop else step.finish_reason
-            if finish is not None:
-                if not hit_stop:
-                    rest, hit_stop = stops.push(detok.flush())
-                    text += rest if hit_stop else rest + stops.flush()
-                    finish = "stop" if hit_stop else finish
-                usage = Usage(
-                    self.name, len(prompt_ids), len(gen.completion_ids), gen.forced_count, time.perf_counter() - started,
-                    cached_tokens=min(gen.cached_tokens, len(prompt_ids)),
-                )  # fmt: skip
-                yield Delta(text, step.tokens, finish, usage)
-                return
-            if text or step.tokens:
-                yield Delta(text, step.tokens)
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            if refine is not None and schema is not None:
-                wanted = refine()
-                if wanted is not schema:
-                    schema = wanted
-                    grammar = await self._grammar(schema, opts.grammar_backend)
-                    await anyio.to_thread.run_sync(gen.replace_matcher, grammar.matcher(), grammar.vocab_size)
-            step = await anyio.to_thread.run_sync(self._step, gen, limiter=limiter)
+        ticket: Ticket | None = None
+        try:
+            while True:
+                text, hit_stop = stops.push(detok.push(step.tokens))
+                finish: FinishReason | None = "stop" if hit_stop else step.finish_reason
+                if finish is not None:
+                    if not hit_stop:
+                        rest, hit_stop = stops.push(detok.flush())
+                        text += rest if hit_stop else rest + stops.flush()
+                        finish = "stop" if hit_stop else finish
+                    usage = Usage(
+                        self.name, len(prompt_ids), len(gen.completion_ids), gen.forced_count, time.perf_counter() - started,
+                        cached_tokens=min(gen.cached_tokens, len(prompt_ids)),
+                    )  # fmt: skip
+                    yield Delta(text, step.tokens, finish, usage)
+                    return
+                if text or step.tokens:
+                    yield Delta(text, step.tokens)
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                if refine is not None and schema is not None:
+                    wanted = refine()
+                    if wanted is not schema:  # the scheduler holds no step of ours (lock step): swap now
+                        schema = wanted
+                        grammar = await self._grammar(schema, opts.grammar_backend)
+                        await anyio.to_thread.run_sync(gen.replace_matcher, grammar.matcher(), grammar.vocab_size)
+                if ticket is None:
+                    lock_step = refine is not None and schema is not None
+                    ticket = self.scheduler.submit(gen, capacity=1 if lock_step else _LOOKAHEAD)
+                else:
+                    ticket.release()
+                step = await ticket.next()
+        finally:
+            if ticket is not None:
+                ticket.cancel()
 
     @property
     def context_length(self) -> int | None:
@@ -292,10 +310,6 @@ class TransformersModel:
             ids = sorted({*closing_token_ids(self.tokenizer, len(self.tokenizer)), *self.eos_ids})
             self._closers = torch.tensor(ids, dtype=torch.long, device=self.device)
         return self._closers
-
-    def _step(self, gen: Generation) -> Any:
-        with torch.inference_mode():
-            return gen.step()
 
     def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
         ids: list[int] = self.tokenizer(chat_prompt(self.tokenizer, messages), add_special_tokens=False)["input_ids"]

@@ -64,9 +64,7 @@ async def test_schema_constrained_output_parses_and_validates(tiny_model: Transf
     assert result.usage.completion_tokens > result.usage.forced_tokens > 0
 
 
-async def test_forced_tokens_are_appended_without_sampling(
-    tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_forced_tokens_are_appended_without_sampling(tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch) -> None:
     tiny_model.prefix_cache.clear()  # an earlier test's call may have cached this prompt
     counter = CountingForward(tiny_model, monkeypatch)
     deltas = await _collect(tiny_model, schema=CONST_KEY, max_tokens=100)
@@ -146,9 +144,7 @@ async def test_deltas_concatenate_to_the_decoded_completion(tiny_model: Transfor
     assert deltas[-1].usage.completion_tokens == len(ids) == 48
 
 
-async def test_cancelling_the_consumer_stops_generation_promptly(
-    tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_cancelling_the_consumer_stops_generation_promptly(tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch) -> None:
     counter = CountingForward(tiny_model, monkeypatch)
     received = 0
     with anyio.move_on_after(30) as outer:
@@ -163,24 +159,28 @@ async def test_cancelling_the_consumer_stops_generation_promptly(
 
             tg.start_soon(consume)
     assert not outer.cancelled_caught
+    await anyio.sleep(0.2)
     steps_at_cancel = len(counter.calls)
     await anyio.sleep(0.2)
+    # the decode thread runs at most two steps ahead of the consumer: 5 taken, 4 released
     assert len(counter.calls) == steps_at_cancel <= 6
     # the device is free again: a new generation runs to completion
     assert (await complete(tiny_model, HELLO, max_tokens=3)).usage.completion_tokens == 3
 
 
-async def test_breaking_out_of_the_stream_stops_generation(
-    tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_breaking_out_of_the_stream_stops_generation(tiny_model: TransformersModel, monkeypatch: pytest.MonkeyPatch) -> None:
     counter = CountingForward(tiny_model, monkeypatch)
     stream = tiny_model.stream(HELLO, options=GenerateOptions(max_tokens=100_000))
+    taken = 0
     async for _ in stream:
-        if len(counter.calls) == 3:
+        taken += 1
+        if taken == 3:
             break
     await stream.aclose()  # type: ignore[attr-defined]
-    await anyio.sleep(0.1)
-    assert len(counter.calls) == 3
+    await anyio.sleep(0.2)
+    steps = len(counter.calls)
+    await anyio.sleep(0.2)
+    assert len(counter.calls) == steps <= 3 + 1  # 3 taken, 2 released: at most one more computed
 
 
 async def test_concurrent_generations_interleave_correctly(tiny_model: TransformersModel) -> None:
