@@ -38,7 +38,7 @@ sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site
 
 import anyio  # noqa: E402
 import torch  # noqa: E402
-from _cpu import commit, cpu, load  # noqa: E402
+from _machine import commit, cpu, load  # noqa: E402
 
 from reasoner.models import GenerateOptions, Message, TransformersModel, load_smollm2  # noqa: E402
 
