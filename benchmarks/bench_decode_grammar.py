@@ -5,8 +5,10 @@ Run: ``.venv/bin/python benchmarks/bench_decode_grammar.py`` (about 2 minutes on
 Target (issue 3): constrained decoding at most 5% slower per token than unconstrained.
 
 Both runs go through the same public path (``TransformersModel.stream``, our decode loop,
-float32, batch 1, greedy) with the same prompt: the engine's planner prompt for the demo
-question with the five demo tools and their worked examples.
+the engine's default dtype, batch 1, greedy) with the same prompt: the engine's planner
+prompt for the demo question with the five demo tools. The model is the embedded default,
+the base with the shipped adapter merged (the untuned base answers the question with an
+empty plan, which would leave nothing to compare).
 
 * constrained: the reasoning loop's plan grammar (``plan_schema(registry, strict=True,
   unknown_tool_paths="union")`` with the loop's bounds), llguidance. Tokens the grammar
@@ -49,6 +51,7 @@ import torch  # noqa: E402
 
 from reasoner.grammars import compile_json_schema  # noqa: E402
 from reasoner.models import GenerateOptions, Message, TransformersModel, load_smollm2  # noqa: E402
+from reasoner.models._embedded import SHIPPED_ADAPTER  # noqa: E402
 from reasoner.planner import Plan, plan_schema, validate  # noqa: E402
 from reasoner.planner._prompts import plan_messages  # noqa: E402
 from reasoner.tools import ToolRegistry  # noqa: E402
@@ -179,7 +182,7 @@ def measure() -> None:
     registry = ToolRegistry.of(demo_tools())
     schema = plan_schema(registry, **SCHEMA_OPTIONS)
     messages = plan_messages(QUESTION, registry)  # the loop's default prompt: no worked examples
-    model = load_smollm2(dtype="float32")
+    model = load_smollm2(adapter=SHIPPED_ADAPTER)  # the default model, in the default dtype
     model.prefix_cache.max_bytes = 0  # every run prefills its whole prompt (bench_prefix_cache.py measures the cache)
     runner = CountingRunner(model._runner)
     model._runner = runner  # the loop reads the runner at each generation
@@ -225,7 +228,7 @@ def main() -> None:
         f"versions: python {platform.python_version()}, torch {torch.__version__}, transformers {version('transformers')},"
         f" llguidance {version('llguidance')}; commit {commit()}"
     )
-    print("model: smollm2-135m, float32 on CPU, batch 1, greedy; our loop through TransformersModel.stream")
+    print("model: smollm2-135m (shipped adapter merged), default dtype on CPU, batch 1, greedy; our loop through TransformersModel.stream")
     print(f"plan grammar: 5 demo tools, {SCHEMA_OPTIONS}, llguidance; ms columns: prefill total, decode per token/pass")
     for name, env in CONFIGS.items():
         print(f"\n## {name}", flush=True)
