@@ -178,7 +178,7 @@ def _schema_type(path: Path, spec: str) -> dict[str, Any]:
         raise OptionError(f"--output {spec!r} is not JSON: {exc}", "fix the file so it holds one JSON Schema object") from exc
     if not isinstance(schema, dict):
         raise OptionError(f"--output {spec!r} holds a {type(schema).__name__}, not a JSON Schema object", 'write a schema like {"type": "object", ...}')
-    from reasoner._loop import output_schema
+    from reasoner._output import output_schema
 
     try:
         output_schema(schema)

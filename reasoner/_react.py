@@ -30,8 +30,8 @@ from reasoner._loop import (
     _plan_and_execute,
     answer_after,
     completed,
-    output_schema,
 )
+from reasoner._output import output_schema
 from reasoner._roles import Session
 from reasoner.errors import BudgetExceeded, PlanError
 from reasoner.planner import Plan

@@ -137,7 +137,7 @@ async def check_output(schema: dict[str, Any] | None, param: str, *, limits: Sch
     event loop nor holds a thread for long."""
     if schema is None:
         return None
-    from reasoner._loop import close_objects
+    from reasoner._output import close_objects
 
     def check() -> str | None:
         try:

@@ -166,7 +166,7 @@ class ChatRequest(BaseModel):
 def schema_problem(schema: dict[str, Any]) -> str | None:
     """Why ``schema`` cannot be an answer schema (``None`` when it can); the loop takes the
     schema itself as ``output=``."""
-    from reasoner._loop import output_schema
+    from reasoner._output import output_schema
 
     try:
         output_schema(schema)

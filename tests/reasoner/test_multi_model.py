@@ -195,7 +195,7 @@ async def test_a_reasoner_server_plans_for_another_engine(serve: Callable[..., A
     plan_schema = sent[0]["response_format"]["json_schema"]["schema"]
     assert "nodes" in plan_schema["properties"]
     # (the served engine inlines the $defs the strict plan grammar shares between positions)
-    from reasoner._loop import output_schema
+    from reasoner._output import output_schema
 
     assert [call.schema for call in served.calls] == [output_schema(body["response_format"]["json_schema"]["schema"])[1] for body in sent]
     # usage per model: the remote one counts what the served engine's model reported

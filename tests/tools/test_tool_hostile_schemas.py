@@ -100,7 +100,7 @@ def test_refs_into_the_schema_itself_are_followed() -> None:
 
 
 def test_draft_7_ignores_keywords_beside_a_ref() -> None:
-    from reasoner._loop import output_schema
+    from reasoner._output import output_schema
 
     defs = {"n": {"type": "integer"}}
     _, draft7 = output_schema({"$schema": "http://json-schema.org/draft-07/schema#", "definitions": defs, "$ref": "#/definitions/n", "maximum": 3})
