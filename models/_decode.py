@@ -20,6 +20,13 @@ replace :class:`DynamicCacheRunner` without touching the loop. With a
 :class:`~reasoner.models._prefix.PrefixCache`, the first step starts from the cached KV of
 the longest prefix of ``prompt + forced`` that an earlier call already computed, prefills
 only the rest, and leaves the KV of the whole of it in the cache for later calls.
+
+Greedy, unconstrained generations (the answerer's text) draft from what they are likely to
+copy (prompt-lookup decoding): when the last tokens also occur earlier in the prompt or the
+completion, the tokens that followed them there are fed with the pending token in one
+forward pass (:meth:`DraftRunner.forward_all`); the longest run the model's own argmax agrees
+with is kept, the argmax after it is the next token, and the rest is cut from the cache.
+The output is the greedy one; on a CPU a forward over 9 tokens costs little more than one.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast, runtime_checkable
 
 import torch
 
@@ -38,6 +45,7 @@ from reasoner.models._prefix import KV, PrefixCache
 from reasoner.models._protocol import FinishReason, GenerateOptions
 
 __all__ = [
+    "DraftRunner",
     "DynamicCacheRunner",
     "Generation",
     "IncrementalDetokenizer",
@@ -59,6 +67,15 @@ class Runner(Protocol):
     def new_cache(self, prefix: KV | None = None) -> Any: ...
     def forward(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor: ...
     def export(self, cache: Any) -> KV | None: ...
+
+
+@runtime_checkable
+class DraftRunner(Runner, Protocol):
+    """A runner that can verify drafted tokens: ``forward_all`` returns the logits of every
+    fed position ``[K, V]``; ``truncate(cache, n)`` drops the last ``n`` tokens' KV."""
+
+    def forward_all(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor: ...
+    def truncate(self, cache: Any, tokens: int) -> None: ...
 
 
 class DynamicCacheRunner:
@@ -99,6 +116,21 @@ class DynamicCacheRunner:
         logits: torch.Tensor = out.logits[:, -1, :]
         return logits
 
+    def forward_all(self, token_ids: Sequence[int], cache: Any) -> torch.Tensor:
+        # input_ids: [1, K] -> logits [K, V], one row per fed position
+        input_ids = torch.tensor([list(token_ids)], dtype=torch.long, device=self.device)
+        out = self.model(input_ids=input_ids, use_cache=True, **{self._cache_kw: cache})
+        logits: torch.Tensor = out.logits[0]
+        return logits
+
+    def truncate(self, cache: Any, tokens: int) -> None:
+        # slices, never writes: tensors a prefix cache holds stay as they are
+        if tokens <= 0:
+            return
+        for layer in cache.layers:
+            layer.keys = layer.keys[..., :-tokens, :]
+            layer.values = layer.values[..., :-tokens, :]
+
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
@@ -130,6 +162,7 @@ class Generation:
     generator: torch.Generator | None = None
     closer_ids: torch.Tensor | None = None  # [C] ids that only close ("]}) and EOS ids
     prefix_cache: PrefixCache | None = None
+    draft_tokens: int = 0  # greedy text without a grammar: tokens drafted per forward at most
     completion_ids: list[int] = field(default_factory=list, init=False)
     forced_count: int = field(default=0, init=False)
     cached_tokens: int = field(default=0, init=False)  # prompt tokens whose KV came from the prefix cache
@@ -155,8 +188,34 @@ class Generation:
         elif self._cache is _DETACHED:
             raise ModelError("Generation.step(): a batch runs this generation's forward passes (detach_cache)")
         else:
+            draft = self._draft()
+            if draft:
+                return self._verify(draft)
             logits = self.runner.forward(self._pending, self._cache)  # [1, V]
         return self.choose(logits)
+
+    def _draft(self) -> list[int]:
+        # prompt lookup: only where the output is the argmax and no grammar must see each token
+        if not self.draft_tokens or self.matcher is not None or self.options.temperature > 0 or not isinstance(self.runner, DraftRunner):
+            return []
+        room = self.options.max_tokens - len(self.completion_ids) - 1  # the verified token comes on top
+        return lookup_draft([*self.prompt_ids, *self.completion_ids], min(self.draft_tokens, room))
+
+    def _verify(self, draft: list[int]) -> StepResult:
+        # feed pending + draft at once; keep the draft while it is what greedy would pick
+        runner = cast(DraftRunner, self.runner)
+        fed = len(self._pending)
+        logits = runner.forward_all([*self._pending, *draft], self._cache)  # [fed + D, V]
+        if self.vocab_limit is not None and logits.shape[-1] > self.vocab_limit:
+            logits[:, self.vocab_limit :] = float("-inf")
+        greedy = logits[fed - 1 : fed - 1 + len(draft)].argmax(dim=-1).tolist()
+        kept = 0
+        while kept < len(draft) and greedy[kept] == draft[kept] and draft[kept] not in self.eos_ids:
+            kept += 1
+        runner.truncate(self._cache, len(draft) - kept)
+        self.completion_ids.extend(draft[:kept])
+        result = self.choose(logits[fed - 1 + kept : fed + kept])  # the token after the kept run
+        return StepResult((*draft[:kept], *result.tokens), result.forced, result.finish_reason)
 
     @property
     def pending(self) -> Sequence[int]:
@@ -278,6 +337,25 @@ class Generation:
 
 
 _DETACHED = object()  # the cache of a generation whose steps a batch runs
+
+_DRAFT_NGRAM = 3  # the longest tail looked up; down to 2 tokens
+
+
+def lookup_draft(ids: Sequence[int], limit: int) -> list[int]:
+    """The tokens that followed the latest earlier occurrence of the last 3 (else 2) tokens
+    of ``ids``, at most ``limit`` of them; ``[]`` when the tail occurs nowhere before."""
+    if limit <= 0:
+        return []
+    n = len(ids)
+    for size in range(_DRAFT_NGRAM, 1, -1):
+        if n <= size:
+            continue
+        tail = list(ids[n - size :])
+        for start in range(n - size - 1, -1, -1):
+            if ids[start] == tail[0] and list(ids[start : start + size]) == tail:
+                return list(ids[start + size : min(start + size + limit, n)])
+    return []
+
 
 _LOOP_PERIOD = 16
 _LOOP_SPAN = 16

@@ -124,6 +124,10 @@ class TransformersModel:
             auto: bfloat16 on CUDA and on CPUs with AMX/AVX512-BF16, float32 elsewhere.
         prefix_cache_bytes: the most bytes of prompt-prefix KV kept (0: no prefix cache).
         max_batch: the most generations whose steps share a forward pass; more wait.
+        draft_tokens: greedy text without a schema drafts up to this many tokens per
+            forward pass from what it copies (prompt lookup, see ``reasoner.models._decode``);
+            0 turns it off. In bfloat16 a drafted step rounds like a multi-token step, so a
+            near tie can go the other way than one token at a time would (float32: identical).
     """
 
     def __init__(
@@ -136,6 +140,7 @@ class TransformersModel:
         dtype: torch.dtype | str | None = None,
         prefix_cache_bytes: int = DEFAULT_MAX_BYTES,
         max_batch: int = 8,
+        draft_tokens: int = 8,
     ) -> None:
         self.name = name
         self.device = torch.device(device)
@@ -149,6 +154,9 @@ class TransformersModel:
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
         self.scheduler = DecodeScheduler(self.model, self.device, max_batch=max_batch)
         self._closers: torch.Tensor | None = None
+        if draft_tokens < 0:
+            raise UsageError(f"model {name!r}: draft_tokens must be 0 (off) or more, not {draft_tokens}")
+        self.draft_tokens = draft_tokens
 
     refines_schema = True  # stream() takes refine= (see reasoner.models.Model)
 
@@ -249,6 +257,7 @@ class TransformersModel:
             generator=generator,
             closer_ids=self._closer_ids() if grammar is not None and (opts.close_within or opts.close_on_repeat) else None,
             prefix_cache=self.prefix_cache if self.prefix_cache.max_bytes else None,
+            draft_tokens=self.draft_tokens,
         )
         detok = IncrementalDetokenizer(self.tokenizer)
         stops = StopMatcher(opts.stop)

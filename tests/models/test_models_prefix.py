@@ -160,8 +160,12 @@ async def test_random_llama_decodes_the_same_tokens_with_the_prefix_cache(smol_t
 
 async def test_smollm2_decodes_the_same_tokens_with_the_prefix_cache(smollm2: TransformersModel) -> None:
     # the same weights behind a second model object without a prefix cache
-    uncached = TransformersModel(smollm2.model, smollm2.tokenizer, name=smollm2.name, dtype=smollm2.dtype, prefix_cache_bytes=0)
-    await _same_with_and_without(smollm2, uncached, [None, PLAN], max_tokens=24)
+    # without drafting on either side: in bf16 a drafted step may break a near tie differently
+    uncached = TransformersModel(
+        smollm2.model, smollm2.tokenizer, name=smollm2.name, dtype=smollm2.dtype, prefix_cache_bytes=0, draft_tokens=0
+    )
+    cached = TransformersModel(smollm2.model, smollm2.tokenizer, name=smollm2.name, dtype=smollm2.dtype, draft_tokens=0)
+    await _same_with_and_without(cached, uncached, [None, PLAN], max_tokens=24)
 
 
 async def test_a_prefix_cache_of_zero_bytes_is_never_used(smol_tokenizer: Any) -> None:
