@@ -25,9 +25,11 @@ newcomer runs between batch steps, so a long prompt delays the others by its pre
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +47,7 @@ __all__ = ["DecodeScheduler", "Ticket"]
 
 _IDLE_WAIT_S = 0.5  # a bound on every wait; a submit, release or cancel wakes it sooner
 _GRACE_MAX_S = 0.05  # the most a step waits for lock-step consumers (see _grace)
+_EXIT_JOIN_S = 10.0  # at interpreter exit, how long a decode thread may take to finish its step
 
 
 def _waker() -> Callable[[anyio.Event], None]:
@@ -144,6 +147,8 @@ class DecodeScheduler:
         self._cond = threading.Condition()
         self._waiting: deque[Ticket] = deque()
         self._thread: threading.Thread | None = None
+        self._stopping = False  # the interpreter is exiting: the thread ends after its step
+        _LIVE.add(self)
         # owned by the worker thread
         self._active: list[Ticket] = []
         self._rows: list[Ticket] = []  # the active tickets in the batch, in row order
@@ -159,6 +164,8 @@ class DecodeScheduler:
             raise UsageError(f"DecodeScheduler.submit: capacity must be >= 1, got {capacity}")
         ticket = Ticket(gen, capacity, self._cond)
         with self._cond:
+            if self._stopping:
+                raise ModelError("the decode scheduler stopped: the interpreter is exiting")
             self._waiting.append(ticket)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="reasoner-decode", daemon=True)
@@ -182,8 +189,22 @@ class DecodeScheduler:
             while self._turn():
                 pass
 
+    def stop(self, timeout: float) -> None:
+        """End the worker thread after the step it is in (waiting up to ``timeout``
+        seconds); generations still running get nothing more. For interpreter exit: a
+        daemon thread killed inside a forward pass aborts the process."""
+        with self._cond:
+            self._stopping = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def _turn(self) -> bool:
         with self._cond:
+            if self._stopping:
+                self._thread = None
+                return False
             room = self.max_batch - len(self._active)
             newcomers = [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
             gone = [t for t in self._active if t.cancelled]
@@ -308,3 +329,12 @@ class DecodeScheduler:
                 if left <= 0 or len(self._active) < 2:
                     return
                 self._cond.wait(left)
+
+
+_LIVE: weakref.WeakSet[DecodeScheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    for scheduler in list(_LIVE):
+        scheduler.stop(_EXIT_JOIN_S)

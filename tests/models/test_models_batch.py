@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from reasoner.errors import ModelError, UsageError
-from reasoner.models import GenerateOptions, Message, TransformersModel, random_llama
+from reasoner.models import GenerateOptions, Message, TransformersModel, complete, random_llama
 from reasoner.models._batch import BatchKV
 from reasoner.models._scheduler import DecodeScheduler
 
@@ -241,3 +241,15 @@ def test_a_batch_refuses_what_it_cannot_feed(model: TransformersModel) -> None:
         batch.forward([[1], [2]])
     with pytest.raises(UsageError, match="max_batch=0"):
         DecodeScheduler(model.model, model.device, max_batch=0)
+
+
+async def test_stop_ends_the_decode_thread_and_later_submits_fail(model: TransformersModel) -> None:
+    # interpreter exit calls stop(): a daemon thread killed inside a forward pass aborts the process
+    stream = model.stream([Message("user", "Count to a thousand.")], options=GenerateOptions(max_tokens=4000))
+    first = await stream.__anext__()
+    assert first.token_ids and model.scheduler.running
+    model.scheduler.stop(timeout=10)
+    assert not model.scheduler.running
+    with pytest.raises(ModelError, match="interpreter is exiting"):
+        await complete(model, [Message("user", "Hi")], max_tokens=4)
+    await stream.aclose()  # type: ignore[attr-defined]
