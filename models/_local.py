@@ -42,6 +42,7 @@ from reasoner.models._protocol import (
     as_messages,
 )
 from reasoner.models._scheduler import DecodeScheduler, Ticket
+from reasoner.models._threads import ThreadPolicy
 
 __all__ = ["TransformersModel", "chat_prompt", "device_limiter", "quiet_progress", "random_llama"]
 
@@ -128,6 +129,8 @@ class TransformersModel:
             forward pass from what it copies (prompt lookup, see ``reasoner.models._decode``);
             0 turns it off. In bfloat16 a drafted step rounds like a multi-token step, so a
             near tie can go the other way than one token at a time would (float32: identical).
+        threads: torch threads on a CPU; default ``$REASONER_THREADS``, else the cores other
+            processes leave free, looked at between steps (``reasoner.models._threads``).
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class TransformersModel:
         prefix_cache_bytes: int = DEFAULT_MAX_BYTES,
         max_batch: int = 8,
         draft_tokens: int = 8,
+        threads: int | None = None,
     ) -> None:
         self.name = name
         self.device = torch.device(device)
@@ -152,7 +156,8 @@ class TransformersModel:
             raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
         self._runner = _runner_for(self.model, self.device)
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
-        self.scheduler = DecodeScheduler(self.model, self.device, max_batch=max_batch)
+        policy = ThreadPolicy(threads) if self.device.type == "cpu" else None
+        self.scheduler = DecodeScheduler(self.model, self.device, max_batch=max_batch, threads=policy)
         self._closers: torch.Tensor | None = None
         if draft_tokens < 0:
             raise UsageError(f"model {name!r}: draft_tokens must be 0 (off) or more, not {draft_tokens}")

@@ -42,6 +42,7 @@ import torch
 from reasoner.errors import ModelError, UsageError
 from reasoner.models._batch import BatchKV
 from reasoner.models._decode import Generation, StepResult
+from reasoner.models._threads import ThreadPolicy
 
 __all__ = ["DecodeScheduler", "Ticket"]
 
@@ -136,14 +137,16 @@ class DecodeScheduler:
         model: the transformers model (for the batched forward pass).
         device: where it runs.
         max_batch: the most generations stepped together; more wait their turn.
+        threads: chooses the torch thread count between steps (``None``: torch's own).
     """
 
-    def __init__(self, model: Any, device: torch.device, *, max_batch: int = 8) -> None:
+    def __init__(self, model: Any, device: torch.device, *, max_batch: int = 8, threads: ThreadPolicy | None = None) -> None:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise UsageError(f"max_batch={max_batch!r} must be an integer >= 1")
         self.model = model
         self.device = device
         self.max_batch = max_batch
+        self.threads = threads  # the torch thread count, chosen between steps (CPU)
         self._cond = threading.Condition()
         self._waiting: deque[Ticket] = deque()
         self._thread: threading.Thread | None = None
@@ -216,6 +219,8 @@ class DecodeScheduler:
                 self._cond.wait(_IDLE_WAIT_S)
                 return True
         try:
+            if self.threads is not None:  # before any forward pass of this turn, prefills included
+                self.threads.apply()
             for t in gone:
                 self._remove(t)
             for t in newcomers:
