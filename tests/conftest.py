@@ -25,6 +25,11 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+# Local models use a fixed torch thread count in tests: the count chosen from the load
+# could change between two runs that a test compares (tests/models/test_models_threads.py
+# tests the choosing itself).
+os.environ.setdefault("REASONER_THREADS", str(os.cpu_count() or 1))
+
 # CI runs the property tests on a fixed sequence of examples, so a red run can be replayed
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):

@@ -13,7 +13,8 @@ from reasoner.models._threads import ThreadPolicy, others_busy_cores
 
 
 @pytest.fixture(autouse=True)
-def keep_threads() -> Iterator[None]:
+def keep_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("REASONER_THREADS", raising=False)  # tests/conftest.py fixes it for the other tests
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
