@@ -320,15 +320,12 @@ class Session:
         schema: dict[str, Any] | None = None,
         max_tokens: int,
         close_within: int = 0,
-        on_text: Callable[[str], None] | None = None,
     ) -> str:
         """One model call collected to its text (validated against ``schema`` when given)."""
         parts = []
         async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens, close_within=close_within)) as pieces:
             async for piece in pieces:
                 parts.append(piece)
-                if on_text is not None:
-                    on_text(piece)
         text = "".join(parts)
         if schema is not None:
             validate_output(text, schema, model=model.name)
