@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from reasoner import Engine, tool
 from reasoner.models import Catalog, Message, ModelEntry, OpenAIModel, complete
@@ -31,6 +32,22 @@ def _model(server: Any, name: str) -> OpenAIModel:
 def _run(server: Any, times: int = 1) -> None:
     server.script(*[server.Reply(r, chunk=50) for r in (PLAN, '{"action":"finish"}', "hi") * times])
 
+
+
+@pytest.mark.parametrize("owned", [False, True])
+async def test_an_engine_entered_with_async_with_reuses_one_connection_for_a_remote_model(server: Any, owned: bool) -> None:
+    _run(server, 2)
+    catalog = Catalog({"remote": ModelEntry(url=server.url, model="qwen3-8b", read_timeout=5.0)}, {"planner": "remote"})
+    engine = Engine([echo], catalog=catalog)
+    if owned:
+        async with engine:
+            answers = [(await engine.reason("say hi")).answer for _ in range(2)]
+    else:
+        answers = [(await engine.reason("say hi")).answer for _ in range(2)]
+    assert answers == ["hi", "hi"]
+    ports = {seen.port for seen in server.requests if seen.path.endswith("/chat/completions")}
+    assert len(server.requests) == 6 and (len(ports) == 1) == owned  # one pool, or a connection per call
+    await engine.aclose()  # closing twice is harmless
 
 
 async def test_an_open_engine_sends_every_remote_model_of_one_endpoint_through_one_client(server: Any) -> None:
