@@ -24,9 +24,8 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import random
-import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
@@ -38,6 +37,9 @@ import anyio
 from reasoner._engine import Engine
 from reasoner.planner import Node, Plan, Ref, resolve_args, validate
 from reasoner.tools import ToolRegistry, tool
+
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import header  # noqa: E402
 
 N_OVERHEAD = 10_000
 REPEATS = 5
@@ -141,23 +143,9 @@ async def best_of(repeats: int, fn: Callable[[], Awaitable[object]]) -> float:
 # -- report --------------------------------------------------------------------------------
 
 
-def header() -> None:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "reasoner", "planner", "tools"], capture_output=True, text=True).stdout
-        commit += " (+uncommitted changes)" if dirty.strip() else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    print("executor benchmark")
-    print(f"  cpu: {cpu}, {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
-    print(f"  python {platform.python_version()}, anyio {version('anyio')} (asyncio backend), pydantic {version('pydantic')}")
-    print(f"  commit {commit}")
+def print_header() -> None:
+    print(header("bench_executor"))
+    print(f"  anyio {version('anyio')} (asyncio backend), pydantic {version('pydantic')}")
 
 
 async def overhead() -> None:
@@ -246,7 +234,7 @@ def plot(rows: list[tuple[str, float, float, float, float]], folder: Path) -> Pa
 
 
 async def main(args: argparse.Namespace) -> None:
-    header()
+    print_header()
     if not args.no_overhead:
         await overhead()
     rows = await critical_path()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
+from _machine import header  # noqa: E402
 
 SIZES = (1, 10, 50, 200)
 RUNS = {"llguidance": 5, "xgrammar": 1, "outlines": 1}
@@ -248,22 +249,8 @@ def run_worker(section: str, backend: str) -> tuple[list[dict[str, Any]], str]:
 # ---- report -----------------------------------------------------------------------------
 
 
-def header() -> None:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-    )
-    print("# bench_grammar")
-    print(
-        f"cpu: {cpu}, {os.cpu_count()} cores; python {platform.python_version()}; commit {commit.stdout.strip() or '?'}"
-    )
+def print_header() -> None:
+    print(header("bench_grammar"))
     packages = ("llguidance", "outlines", "outlines_core", "xgrammar", "torch", "transformers", "tokenizers")
     print("versions: " + ", ".join(f"{p} {version(p)}" for p in packages))
     print(f"memory cap per worker: {MEMORY_CAP >> 30} GiB; limits (s): {LIMITS}")
@@ -343,7 +330,7 @@ def main() -> None:
         {"compile": worker_compile, "mask": worker_mask}[sys.argv[2]](sys.argv[3])
         return
     started = time.perf_counter()
-    header()
+    print_header()
     section_compile()
     section_mask()
     section_smollm2()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import statistics
 import subprocess
@@ -37,6 +36,7 @@ import httpx
 
 sys.path.append(str(Path(__file__).resolve().parent))  # benchmarks/, after site-packages (runs under python -P too)
 from _baseline import ROOT, baseline_tree  # noqa: E402
+from _machine import header  # noqa: E402
 
 SERVER = """
 import json, sys, uvicorn
@@ -136,15 +136,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline-rev", default="main", help="git revision of the baseline arm (default: main)")
     args = parser.parse_args()
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     base_commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline_rev], capture_output=True, text=True
     ).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         baseline = run_arm(str(baseline_tree(args.baseline_rev, Path(tmp))))
     ours = run_arm(None)
-    print(f"# /healthz while a hostile request is in flight; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"# baseline {args.baseline_rev} ({base_commit}) vs ours (HEAD {commit}, plus uncommitted changes if any)")
+    print(header("bench_server_hostile"))
+    print(f"# /healthz while a hostile request is in flight; baseline {args.baseline_rev} ({base_commit}) vs ours (the commit above)")
     print(f"{'request':<8} {'arm':<9} {'status':>6} {'request s':>10} {'healthz p50 ms':>15} {'healthz max ms':>15} {'samples':>8}")
     print(f"{'idle':<8} {'baseline':<9} {'':>6} {'':>10} {baseline['idle']['p50_ms']:>15.1f} {baseline['idle']['max_ms']:>15.1f}")
     print(f"{'idle':<8} {'ours':<9} {'':>6} {'':>10} {ours['idle']['p50_ms']:>15.1f} {ours['idle']['max_ms']:>15.1f}")

@@ -7,14 +7,15 @@
   (grammar mask, forced tokens, KV cache, a prefix KV cache shared by its calls; bf16
   where the hardware has it, ``dtype=`` or ``$REASONER_DTYPE`` to choose);
   :func:`random_llama` builds a tiny one.
-- :func:`load_model`: a catalog name (``"smollm2-135m"``, the embedded default) or a
-  local folder. The embedded model's cache lives under :func:`reasoner_home`
+- :func:`load_model`: a built-in name (``"smollm2-135m"``, the embedded default) or a
+  local folder, resolved as a :class:`Catalog` without a file resolves it. The embedded model's cache lives under :func:`reasoner_home`
   (``$REASONER_HOME``, default ``~/.cache/reasoner``); :func:`ensure_smollm2` builds it.
 - :class:`ScriptedModel`: a public test double replaying scripted replies.
 - :class:`OpenAIModel`: any OpenAI-compatible server over httpx (streaming, json_schema
   or prompted output with validation and repair, retries, timeouts).
-- :class:`Catalog`: named models (:class:`ModelEntry`) and each role's ordered models,
-  from a TOML file (``Catalog.load``).
+- :class:`Catalog`: the one model-name resolution (its entries, then the built-ins, then
+  local folders) and each role's ordered models; entries (:class:`ModelEntry`) come from
+  code or a TOML file (``Catalog.load``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from reasoner.models._backoff import Backoff as Backoff
+from reasoner.models._catalog import Catalog as Catalog
 from reasoner.models._catalog import catalog_names as catalog_names
 from reasoner.models._catalog import load_model as load_model
-from reasoner.models._config import Catalog as Catalog
 from reasoner.models._config import ModelEntry as ModelEntry
 from reasoner.models._embedded import SMOLLM2_NAME as SMOLLM2_NAME
 from reasoner.models._embedded import ensure_smollm2 as ensure_smollm2

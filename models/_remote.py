@@ -28,13 +28,16 @@ true`` (vLLM, SGLang, llama.cpp server, Fireworks, OpenAI). What it guarantees:
 
 Clients: pass ``client=`` to share an ``httpx.AsyncClient`` (never closed here); use
 ``async with model:`` to keep one connection pool for a block; otherwise each call opens
-and closes its own client. Messages with role ``tool`` are sent as ``user`` messages
+and closes its own client. An open :class:`~reasoner.Engine` (``async with Engine(...)``)
+sends every remote model of one ``base_url`` through one client of its own
+(:meth:`OpenAIModel.sharing`). Messages with role ``tool`` are sent as ``user`` messages
 (the protocol's ``tool`` role needs a ``tool_call_id`` this API does not carry).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -181,6 +184,17 @@ class OpenAIModel:
         if shared is not None:
             with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
                 await shared.aclose()
+
+    def sharing(self, client: httpx.AsyncClient) -> OpenAIModel:
+        """This model sending its requests through ``client`` (left open): a copy that shares
+        the configuration, the key and what was learnt about the server; this object is
+        unchanged. A model that has a client of its own (``client=``, or inside
+        ``async with``) is returned as it is."""
+        if self._client is not None or self._shared is not None:
+            return self
+        view = copy.copy(self)
+        view._client = client
+        return view
 
     async def stream(
         self,

@@ -241,9 +241,11 @@ class Engine:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close what the engine opened: the models it loaded by name (a remote model's
-        connection pool). ``async with Engine(...) as engine:`` does it on exit; without it,
-        each remote call opens and closes its own connection."""
+        """Close what the engine opened: the models it loaded by name and its one
+        ``httpx.AsyncClient`` per remote endpoint (``base_url``), which every remote model of
+        its roles without a client of its own shares while the engine is open.
+        ``async with Engine(...) as engine:`` does it on exit; without it, each remote call
+        opens and closes its own connection. The engine may be opened again afterwards."""
         await self._roles.aclose()
 
     @property

@@ -37,7 +37,7 @@ from reasoner._output import output_schema
 from reasoner._roles import ModelUsage, Session
 from reasoner.errors import BudgetExceeded, ModelError, NodeFailure, PlanError, UsageError
 from reasoner.events import Event
-from reasoner.models import Model
+from reasoner.models import Model, validate_output
 from reasoner.planner import Node, Plan, PlanStreamParser, plan_schema
 from reasoner.planner._calls import CallIndex
 from reasoner.planner._prompts import (
@@ -351,13 +351,14 @@ async def _answer(
             streamed.clear()
             session.rec.emit("answer.reset", reason=reason)
 
-    async def free_text(model: Model) -> str:
-        # a small model may loop ("23 times 23 is 529. 23 times 23 is 529. ..."): stop it there
+    async def answer_text(model: Model) -> str:
+        # every piece waits for a slow stream reader (a bounded stream holds the decoding back);
+        # a small model may loop ("23 times 23 is 529. 23 times 23 is 529. ..."): free text stops there
         text = ""
-        async with aclosing(session.deltas("answerer", model, messages_for(model), schema=None, max_tokens=_ANSWER_TOKENS)) as pieces:
+        async with aclosing(session.deltas("answerer", model, messages_for(model), schema=schema, max_tokens=_ANSWER_TOKENS)) as pieces:
             async for piece in pieces:
                 text += piece
-                cut = repetition_cut(text)
+                cut = repetition_cut(text) if schema is None else None
                 if cut is not None:
                     stopped.append("repetition")
                     if len("".join(streamed)) > cut:  # the loop's start was streamed: stream the kept text again
@@ -365,14 +366,15 @@ async def _answer(
                         on_text(text[:cut])
                     return text[:cut].strip()
                 on_text(piece)
-                await session.rec.room()  # a slow stream reader holds the decoding back
-        return text.strip()
+                await session.rec.room()
+        return text.strip() if schema is None else text
 
     async def attempt(model: Model) -> Any:
         reset("fallback")  # a fallback model starts the answer again
+        text = await answer_text(model)
         if schema is None or adapter is None:
-            return await free_text(model)
-        text = await session.text("answerer", model, messages_for(model), schema=schema, max_tokens=_ANSWER_TOKENS, on_text=on_text)
+            return text
+        validate_output(text, schema, model=model.name)
         try:
             return adapter.validate_json(text)
         except ValidationError as exc:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from reasoner._load import OptionError, add_tools
@@ -91,8 +90,9 @@ class EngineOptions:
 
 @dataclass(frozen=True, slots=True)
 class Roles:
-    """Each role's models in fallback order, and the catalog that loads names (``None``:
-    names go to :func:`reasoner.models.load_model`, which also takes a model folder)."""
+    """Each role's models in fallback order, and the catalog that loads names (``None``, when
+    there is no catalog file: names go to :func:`reasoner.models.load_model`, which resolves
+    them as a catalog without a file does)."""
 
     planner: list[str | Model]
     joiner: list[str | Model]
@@ -122,17 +122,15 @@ def resolve_roles(options: EngineOptions, env: Mapping[str, str], models: Mappin
         for name in listed:
             if name in models:
                 continue
-            if from_file:
-                try:
-                    catalog.entry(name)
-                except ConfigError as exc:
+            try:
+                catalog.entry(name)  # the one resolution: the file's entries, the built-ins, local folders
+            except ConfigError as exc:
+                if from_file:
                     raise OptionError(str(exc), f"fix --{role}, or add [models.{name}] to {catalog.source}") from exc
-            elif name not in catalog_names() and not Path(name).expanduser().is_dir():
-                known = ", ".join(catalog_names())
                 raise OptionError(
                     f"--{role}: unknown model {name!r}",
-                    f"use a catalog name ({known}), a local transformers folder, or a model defined in a config file (--config)",
-                )
+                    f"use a catalog name ({', '.join(catalog_names())}), a local transformers folder, or a model defined in a config file (--config)",
+                ) from exc
     resolved = {role: [models.get(n, n) for n in listed] for role, listed in names.items()}
     return Roles(resolved["planner"], resolved["joiner"], resolved["answerer"], catalog if from_file else None)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import anyio
+import httpx
 
 from reasoner._approval import Approver
 from reasoner.errors import BudgetExceeded, ModelError, ModelTimeout, PlanError, UsageError
@@ -18,6 +19,7 @@ from reasoner.models import (
     GenerateOptions,
     Message,
     Model,
+    OpenAIModel,
     Usage,
     validate_output,
 )
@@ -42,6 +44,7 @@ RoleSpec = str | Model | Sequence[str | Model]
 T = TypeVar("T")
 
 
+_CLOSE_SECONDS = 2.0  # closing a client waits this long at most, even when cancelled
 _ANSWER_RESERVE = 1024  # tokens of the budget kept for the answer (at most a quarter of it)
 
 
@@ -119,7 +122,14 @@ def check_context(role: Role, model: Model, messages: Sequence[Message], max_tok
 
 
 class RoleModels:
-    """Resolves role specs to models: catalog names are loaded once (off the event loop)."""
+    """Resolves role specs to models: catalog names are loaded once (off the event loop).
+
+    While open (:meth:`open` to :meth:`aclose`, what ``async with Engine(...)`` does) it
+    owns the models loaded by name, and one ``httpx.AsyncClient`` per remote endpoint
+    (``base_url``): every :class:`~reasoner.models.OpenAIModel` of its roles that has no
+    client of its own, loaded by name or passed in, sends its requests through it (a view
+    of the model, :meth:`OpenAIModel.sharing`; the object passed in is unchanged).
+    """
 
     def __init__(self, roles: Mapping[Role, RoleSpec], loader: Callable[[str], Model]) -> None:
         self._specs: dict[Role, list[str | Model]] = {}
@@ -134,25 +144,42 @@ class RoleModels:
         self._loader = loader
         self._loaded: dict[str, Model] = {}
         self._lock = anyio.Lock()
-        self._stack: AsyncExitStack | None = None  # while open: the models loaded by name
+        self._stack: AsyncExitStack | None = None  # while open: the models loaded by name, the clients
+        self._clients: dict[str, httpx.AsyncClient] = {}  # while open: base_url -> the one client
+        self._views: dict[int, OpenAIModel] = {}  # while open: id(model) -> the model on its endpoint's client
 
     async def open(self) -> None:
-        """Own the models loaded by name from now on (a remote model keeps one connection
-        pool for every call) until :meth:`aclose`; idempotent."""
+        """Own the models loaded by name and one client per remote endpoint from now on,
+        until :meth:`aclose`; idempotent."""
         if self._stack is None:
             self._stack = AsyncExitStack()
             for model in self._loaded.values():
                 await self._enter(model)
 
     async def aclose(self) -> None:
-        """Close what :meth:`open` owns (models passed in as objects are the caller's)."""
+        """Close what :meth:`open` owns: the endpoints' clients and the models loaded by name
+        (models passed in as objects are the caller's)."""
         stack, self._stack = self._stack, None
+        self._clients, self._views = {}, {}
         if stack is not None:
             await stack.aclose()
 
     async def _enter(self, model: Model) -> None:
-        if self._stack is not None and callable(getattr(model, "__aenter__", None)):
+        # a remote model gets its endpoint's client instead (see _on_endpoint)
+        if self._stack is not None and not isinstance(model, OpenAIModel) and callable(getattr(model, "__aenter__", None)):
             await self._stack.enter_async_context(model)  # type: ignore[arg-type]
+
+    def _on_endpoint(self, model: Model) -> Model:
+        if self._stack is None or not isinstance(model, OpenAIModel):
+            return model
+        view = self._views.get(id(model))
+        if view is None:
+            client = self._clients.get(model.base_url)
+            if client is None:
+                client = self._clients[model.base_url] = httpx.AsyncClient()  # timeouts are per request
+                self._stack.push_async_callback(_close_client, client)
+            view = self._views[id(model)] = model.sharing(client)
+        return view
 
     def names(self, role: Role) -> list[str]:
         return [item if isinstance(item, str) else item.name for item in self._specs[role]]
@@ -161,14 +188,19 @@ class RoleModels:
         out = []
         for item in self._specs[role]:
             if not isinstance(item, str):
-                out.append(item)
+                out.append(self._on_endpoint(item))
                 continue
             async with self._lock:
                 if item not in self._loaded:
                     self._loaded[item] = await anyio.to_thread.run_sync(self._loader, item)
                     await self._enter(self._loaded[item])
-            out.append(self._loaded[item])
+            out.append(self._on_endpoint(self._loaded[item]))
         return out
+
+
+async def _close_client(client: httpx.AsyncClient) -> None:
+    with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
+        await client.aclose()
 
 
 class Session:
@@ -288,15 +320,12 @@ class Session:
         schema: dict[str, Any] | None = None,
         max_tokens: int,
         close_within: int = 0,
-        on_text: Callable[[str], None] | None = None,
     ) -> str:
         """One model call collected to its text (validated against ``schema`` when given)."""
         parts = []
         async with aclosing(self.deltas(role, model, messages, schema=schema, max_tokens=max_tokens, close_within=close_within)) as pieces:
             async for piece in pieces:
                 parts.append(piece)
-                if on_text is not None:
-                    on_text(piece)
         text = "".join(parts)
         if schema is not None:
             validate_output(text, schema, model=model.name)

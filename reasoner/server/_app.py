@@ -38,11 +38,12 @@ approval already answered or feedback on a run still running, 429 when
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -186,6 +187,16 @@ class _Engines:
             self.probe = engine()
         else:
             raise UsageError(f"create_app(engine) takes an Engine or a function returning one, got {type(engine).__name__}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """While the app runs, a shared engine is open (``async with``): its remote models
+        keep one connection pool per endpoint across runs. Engines a factory makes are not."""
+        if self._shared is None or not callable(getattr(self._shared, "__aenter__", None)):
+            yield
+            return
+        async with self._shared:
+            yield
 
     def for_run(self) -> Engine:
         return self._shared if self._shared is not None else self._factory()  # type: ignore[misc]
@@ -471,7 +482,8 @@ def create_app(
 
     Args:
         engine: an :class:`~reasoner.Engine`, shared by every run (an engine runs many
-            concurrent runs), or a function returning one, called for each run (and once
+            concurrent runs; the app's lifespan opens it, so its remote models keep their
+            connections), or a function returning one, called for each run (and once
             here, to list the tools and models).
         api_keys: bearer keys; with none, no key is asked for (bind to loopback then).
         max_body_bytes: larger request bodies get 413.
@@ -521,7 +533,8 @@ def create_app(
         approval_timeout_s=approval_timeout_s,
         runs_dir=Path(runs_dir).expanduser() if runs_dir is not None else None,
     )
-    api = _Api(_Engines(engine), config)
+    engines = _Engines(engine)
+    api = _Api(engines, config)
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/openapi.json", api.openapi_json, methods=["GET"]),
@@ -551,6 +564,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers={HTTPProblem: _on_problem, HTTPException: _on_http, Exception: _on_error},
+        lifespan=engines.lifespan,
     )
     app.state.config = config
     return app

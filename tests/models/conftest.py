@@ -45,3 +45,18 @@ def tiny_model(smol_tokenizer: Any) -> TransformersModel:
 def smollm2(smollm2_folder: Path) -> TransformersModel:
     model: TransformersModel = load_smollm2(smollm2_folder.parent.parent)
     return model
+
+
+@pytest.fixture
+def person() -> dict[str, Any]:
+    """A small bounded object schema (a string, an integer range, an enum array) for constrained decoding."""
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "maxLength": 8},
+            "age": {"type": "integer", "minimum": 0, "maximum": 120},
+            "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
+        },
+        "required": ["name", "age", "tags"],
+        "additionalProperties": False,
+    }

@@ -15,16 +15,6 @@ from reasoner.models import GenerateOptions, Message, TransformersModel, complet
 from reasoner.models._batch import BatchKV
 from reasoner.models._scheduler import DecodeScheduler
 
-PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 8},
-        "age": {"type": "integer", "minimum": 0, "maximum": 120},
-        "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
-    },
-    "required": ["name", "age", "tags"],
-    "additionalProperties": False,
-}
 NOTE = {"type": "object", "properties": {"note": {"type": "string", "maxLength": 40}}, "required": ["note"], "additionalProperties": False}
 PROMPTS = [[Message("user", "Describe a person. " * (n + 1))] for n in range(6)]  # prompts of different lengths
 
@@ -72,10 +62,10 @@ async def _text(model: TransformersModel, messages: list[Message], schema: dict[
 
 
 async def test_concurrent_constrained_greedy_generations_share_steps_and_match_one_at_a_time(
-    model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+    model: TransformersModel, person: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # constrained and free, different prompt lengths and token budgets: rows join and leave
-    schemas: list[dict[str, Any] | None] = [PERSON, NOTE, PERSON, None, NOTE, PERSON]
+    schemas: list[dict[str, Any] | None] = [person, NOTE, person, None, NOTE, person]
     jobs = [(PROMPTS[i], schemas[i], GenerateOptions(max_tokens=8 + 5 * i)) for i in range(6)]
     expected = await _one_at_a_time(model, jobs)
     assert model.scheduler.batched_steps == 0
@@ -86,17 +76,17 @@ async def test_concurrent_constrained_greedy_generations_share_steps_and_match_o
     assert len(set(got)) >= 4  # not one answer six times
 
 
-async def test_seeded_sampling_in_a_batch_matches_sampling_alone(model: TransformersModel) -> None:
-    jobs = [(PROMPTS[i], PERSON if i % 2 else None, GenerateOptions(max_tokens=30, temperature=1.0, seed=i)) for i in range(4)]
+async def test_seeded_sampling_in_a_batch_matches_sampling_alone(model: TransformersModel, person: dict[str, Any]) -> None:
+    jobs = [(PROMPTS[i], person if i % 2 else None, GenerateOptions(max_tokens=30, temperature=1.0, seed=i)) for i in range(4)]
     expected = await _one_at_a_time(model, jobs)
     assert await _concurrently(model, jobs) == expected
     assert model.scheduler.batched_steps > 0
 
 
 async def test_a_cancelled_generation_leaves_the_batch_and_the_others_decode_as_alone(
-    model: TransformersModel, monkeypatch: pytest.MonkeyPatch
+    model: TransformersModel, person: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jobs = [(PROMPTS[i], PERSON, GenerateOptions(max_tokens=30)) for i in range(3)]
+    jobs = [(PROMPTS[i], person, GenerateOptions(max_tokens=30)) for i in range(3)]
     expected = await _one_at_a_time(model, jobs)
     rows = RowCounter(monkeypatch)
     got: dict[int, str] = {}

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from reasoner.errors import ConfigError, ModelUnavailable
-from reasoner.models import TransformersModel, catalog_names, complete, load_model, random_llama
+from reasoner.models import Catalog, ModelEntry, TransformersModel, catalog_names, complete, load_model, random_llama
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
@@ -23,6 +23,20 @@ async def test_a_local_folder_loads_as_a_transformers_model(tmp_path: Path, smol
     assert isinstance(loaded, TransformersModel) and loaded.name == tmp_path.name
     # same weights, same greedy output
     assert (await complete(loaded, "hi", max_tokens=8)).text == (await complete(saved, "hi", max_tokens=8)).text
+    # a catalog resolves the folder the same way (load_model is a catalog without a file), roles included
+    catalog = Catalog(roles={"planner": str(tmp_path)}, env={})
+    assert catalog.entry(str(tmp_path)) == ModelEntry(path=tmp_path) and catalog.role("answerer") == [str(tmp_path)]
+    from_catalog = catalog.model(str(tmp_path))
+    assert from_catalog.name == tmp_path.name
+    assert (await complete(from_catalog, "hi", max_tokens=8)).text == (await complete(saved, "hi", max_tokens=8)).text
+
+
+def test_a_name_is_resolved_once_the_same_way_by_a_catalog_and_by_load_model(tmp_path: Path) -> None:
+    catalog = Catalog(env={})
+    assert catalog.entry("smollm2-135m") == ModelEntry(builtin="smollm2-135m")
+    for resolve in (catalog.entry, load_model, lambda name: Catalog(roles={"planner": name}, env={})):
+        with pytest.raises(ConfigError, match=r"unknown model 'gpt-17'.*'smollm2-135m-base'.*local folder"):
+            resolve("gpt-17")
 
 
 def test_a_folder_without_a_model_is_reported(tmp_path: Path) -> None:

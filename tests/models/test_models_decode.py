@@ -15,16 +15,6 @@ import torch
 from reasoner.errors import ModelError, UsageError
 from reasoner.models import Delta, GenerateOptions, Message, TransformersModel, complete
 
-PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 8},
-        "age": {"type": "integer", "minimum": 0, "maximum": 120},
-        "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
-    },
-    "required": ["name", "age", "tags"],
-    "additionalProperties": False,
-}
 LONG_KEY = "the_quick_brown_fox_jumps_over_the_lazy_dog_and_keeps_running"
 CONST_KEY = {
     "type": "object",
@@ -55,11 +45,11 @@ class CountingForward:
 
 
 @pytest.mark.parametrize("seed", [None, 1, 2, 3])
-async def test_schema_constrained_output_parses_and_validates(tiny_model: TransformersModel, seed: int | None) -> None:
+async def test_schema_constrained_output_parses_and_validates(tiny_model: TransformersModel, person: dict[str, Any], seed: int | None) -> None:
     temperature = 0.0 if seed is None else 1.0
-    result = await complete(tiny_model, HELLO, schema=PERSON, temperature=temperature, seed=seed, max_tokens=200)
+    result = await complete(tiny_model, HELLO, schema=person, temperature=temperature, seed=seed, max_tokens=200)
     value = json.loads(result.text)
-    jsonschema.validate(value, PERSON)
+    jsonschema.validate(value, person)
     assert result.finish_reason == "grammar"
     assert result.usage.completion_tokens > result.usage.forced_tokens > 0
 
@@ -89,12 +79,12 @@ async def test_other_grammar_backends_drive_the_same_loop(tiny_model: Transforme
     assert result.finish_reason == "grammar" and result.usage.forced_tokens > 0
 
 
-async def test_greedy_is_deterministic(tiny_model: TransformersModel) -> None:
+async def test_greedy_is_deterministic(tiny_model: TransformersModel, person: dict[str, Any]) -> None:
     first = await complete(tiny_model, HELLO, max_tokens=24)
     second = await complete(tiny_model, HELLO, max_tokens=24)
     assert first.text == second.text and first.usage.completion_tokens == 24
-    a = await complete(tiny_model, HELLO, schema=PERSON, max_tokens=200)
-    b = await complete(tiny_model, HELLO, schema=PERSON, max_tokens=200)
+    a = await complete(tiny_model, HELLO, schema=person, max_tokens=200)
+    b = await complete(tiny_model, HELLO, schema=person, max_tokens=200)
     assert a.text == b.text
 
 

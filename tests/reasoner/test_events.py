@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from pydantic import BaseModel
 
 from reasoner import Engine, load_trace, save_trace, tool
 from reasoner.errors import TraceError
@@ -75,16 +76,24 @@ def test_a_trace_line_of_an_unknown_type_is_a_trace_error_naming_the_line(tmp_pa
         load_trace(str(path))
 
 
-async def test_a_slow_reader_holds_the_run_back_instead_of_buffering_every_event() -> None:
-    engine = _engine(chunk=1)  # one answer.delta per character: about 190 of them
+class Numbers(BaseModel):
+    values: list[int]
+
+
+@pytest.mark.parametrize("structured", [False, True], ids=["text", "output="])
+async def test_a_slow_reader_holds_the_run_back_instead_of_buffering_every_event(structured: bool) -> None:
+    # one answer.delta per character: about 190 of them, as text or as a JSON object for output=
+    answer = json.dumps({"values": list(range(60))}, separators=(",", ":")) if structured else ANSWER
+    engine = Engine(tools=[double], planner=ScriptedModel([PLAN, FINISH, answer], chunk_size=1))
     engine.stream_buffer = 8
-    async with aclosing(engine.stream("twice 21?")) as stream:
+    async with aclosing(engine.stream("twice 21?", output=Numbers if structured else None)) as stream:
         first = await stream.__anext__()
         await anyio.sleep(0.5)  # unbounded, the whole run would be made by now
         resumed = time.time()
         rest = [e async for e in stream]
     events = [first, *rest]
     assert events[-1].type == "run.completed" and [e.seq for e in events] == list(range(len(events)))
+    assert events[-1].data["answer"] == (json.loads(answer) if structured else answer)
     deltas = [e for e in events if e.type == "answer.delta"]
     assert len(deltas) >= 180
     made_while_waiting = [e for e in events if e.ts < resumed]

@@ -149,31 +149,3 @@ def test_bad_arguments_are_refused_with_the_reason(kwargs: dict[str, Any], match
     with pytest.raises(UsageError, match=match):
         OpenAIModel(args.pop("base_url"), args.pop("model"), **args)
 
-
-@pytest.mark.parametrize("owned", [False, True])
-async def test_an_engine_entered_with_async_with_reuses_one_connection_for_a_remote_model(server: Any, owned: bool) -> None:
-    from reasoner import Engine, tool
-    from reasoner.models import Catalog, ModelEntry
-
-    @tool
-    def echo(text: str) -> str:
-        """Echo.
-
-        Args:
-            text: anything.
-        """
-        return text
-
-    plan = '{"nodes":[{"id":1,"tool":"echo","args":{"text":"hi"}}]}'
-    server.script(*[server.Reply(r, chunk=50) for r in (plan, '{"action":"finish"}', "hi") * 2])
-    catalog = Catalog({"remote": ModelEntry(url=server.url, model="qwen3-8b", read_timeout=5.0)}, {"planner": "remote"})
-    engine = Engine([echo], catalog=catalog)
-    if owned:
-        async with engine:
-            answers = [(await engine.reason("say hi")).answer for _ in range(2)]
-    else:
-        answers = [(await engine.reason("say hi")).answer for _ in range(2)]
-    assert answers == ["hi", "hi"]
-    ports = {seen.port for seen in server.requests if seen.path.endswith("/chat/completions")}
-    assert len(server.requests) == 6 and (len(ports) == 1) == owned  # one pool, or a connection per call
-    await engine.aclose()  # closing twice is harmless
