@@ -312,6 +312,10 @@ class StaticCacheRunner:
             yield
 
     def _capture(self, slot: _Slot, bucket: int, window: int) -> torch.Tensor:
+        with torch.cuda.device(self.device):  # the decode thread's current device may be another
+            return self._capture_here(slot, bucket, window)
+
+    def _capture_here(self, slot: _Slot, bucket: int, window: int) -> torch.Tensor:
         # warm up on a side stream, capture, replay (a capture records without running)
         current = torch.cuda.current_stream(self.device)
         cuda: Any = torch.cuda  # Stream() is untyped
