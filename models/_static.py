@@ -170,6 +170,7 @@ class StaticCacheRunner:
         self.graphs = self.device.type == "cuda" if graphs is None else graphs
         self.fixed_shapes = fixed_shapes
         self.graph_error: str | None = None  # why graphs were turned off, if a capture failed
+        self.shape_error: str | None = None  # why fixed-shape steps were turned off, if they were
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._free: list[_Slot] = []
         self._slots = 0
@@ -184,11 +185,13 @@ class StaticCacheRunner:
     def info(self) -> RunnerInfo:
         """What runs the steps: the runner, whether CUDA graphs replay them, and the attention
         kernel (``sdpa:<backend>`` once the first fixed-shape step has chosen one)."""
-        name = "static+cuda-graph" if self.graphs else "static"
+        name = "static+cuda-graph" if self.graphs and self.fixed_shapes else "static"
         attention = "sdpa" if self._backend is None else f"sdpa:{_BACKEND_NAMES[self._backend]}"
         note = f"{self.max_cache_len} positions per slot, {self._slots} slot(s)"
         if self.graph_error is not None:
             note += f"; CUDA graphs off: {self.graph_error}"
+        if self.shape_error is not None:
+            note += f"; fixed-shape steps off: {self.shape_error}"
         return RunnerInfo(name, attention, note)
 
     # the Runner protocol
@@ -249,7 +252,11 @@ class StaticCacheRunner:
         host[2 * _MAX_STEP] = n - 1
         self._inputs.upload()
         if self._backend is None:
-            return self._choose_backend(slot, bucket, window)
+            logits = self._choose_backend(slot, bucket, window)
+            if logits is None:  # no SDPA kernel runs the fixed shapes: exact steps from now on
+                self.fixed_shapes = False
+                return self._exact_step(slot, token_ids, start)
+            return logits
         if not self.graphs:
             return self._fixed_forward(slot, bucket, window)
         entry = self._graphs.get((slot.index, bucket, window))
@@ -282,7 +289,7 @@ class StaticCacheRunner:
         logits: torch.Tensor = out.logits[:, -1, :]  # [1, V]
         return logits
 
-    def _choose_backend(self, slot: _Slot, bucket: int, window: int) -> torch.Tensor:
+    def _choose_backend(self, slot: _Slot, bucket: int, window: int) -> torch.Tensor | None:
         # The first SDPA kernel that runs a fixed-shape step, forced from then on. Each try
         # writes the same keys and values at the same positions, so a failed one is harmless.
         from torch.nn.attention import SDPBackend
@@ -299,7 +306,8 @@ class StaticCacheRunner:
             except RuntimeError as exc:
                 errors.append(f"{_BACKEND_NAMES[name]}: {str(exc).splitlines()[0]}")
         self._backend = None
-        raise ModelError(f"no scaled-dot-product attention kernel runs the static cache's step: {'; '.join(errors)}")
+        self.shape_error = f"no SDPA kernel runs them ({'; '.join(errors)})"
+        return None
 
     @contextlib.contextmanager
     def _sdpa_kernel(self) -> Iterator[None]:

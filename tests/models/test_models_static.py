@@ -173,6 +173,20 @@ def test_steps_near_the_end_of_the_cache_run_exactly(dynamic: TransformersModel)
     assert ours.length == 61
 
 
+def test_without_an_sdpa_kernel_for_fixed_shapes_steps_run_exactly(dynamic: TransformersModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any) -> torch.Tensor:
+        raise RuntimeError("No available kernel. Aborting execution.")
+
+    monkeypatch.setattr(StaticCacheRunner, "_fixed_forward", refuse)
+    runner = StaticCacheRunner(dynamic.model, dynamic.device, max_cache_len=64)
+    reference = DynamicCacheRunner(dynamic.model, dynamic.device)
+    ours, theirs = runner.new_cache(), reference.new_cache()
+    with torch.inference_mode():
+        for ids in ([5, 6, 7], [8], [9, 10]):
+            torch.testing.assert_close(runner.forward(ids, ours), reference.forward(ids, theirs), rtol=1e-4, atol=1e-4)
+    assert not runner.fixed_shapes and "fixed-shape steps off: no SDPA kernel runs them (flash: No available kernel" in runner.info.note
+
+
 def test_bad_runner_choices_are_refused(smol_tokenizer: Any, dynamic: TransformersModel) -> None:
     with pytest.raises(UsageError, match="runner='warp'"):
         _model(smol_tokenizer, "warp")
