@@ -1,7 +1,8 @@
 """The one benchmark header: what every benchmark prints about the machine and the code it ran on.
 
 ``header("bench_x")`` is the line to print first; ``cpu_name()``, ``cpu()``, ``commit()`` and
-``load()`` are its parts (``cpu()`` adds torch's threads and bf16 support, importing torch).
+``load()`` are its parts (``cpu()`` adds torch's threads and bf16 support, importing torch);
+``gpu()`` names the CUDA device and the software that drives it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,27 @@ def cpu() -> str:
 
     bf16 = cpu_bf16_support() or "no bf16 instructions"
     return f"{cpu_name()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, {bf16}"
+
+
+def gpu() -> str:
+    """The CUDA device (name, memory, compute capability), driver, CUDA, torch and
+    transformers versions; or why there is none."""
+    import torch
+    import transformers
+
+    if not torch.cuda.is_available():
+        return f"no CUDA device (torch {torch.__version__})"
+    props = torch.cuda.get_device_properties(0)
+    driver = "unknown"
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+        driver = out.stdout.strip().splitlines()[0] if out.stdout.strip() else driver
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return (
+        f"{props.name}, {props.total_memory / 2**30:.0f} GiB, sm_{props.major}{props.minor}, {props.multi_processor_count} SMs, "
+        f"driver {driver}, CUDA {torch.version.cuda}, torch {torch.__version__}, transformers {transformers.__version__}"
+    )
 
 
 def commit() -> str:

@@ -4,6 +4,8 @@
   elsewhere); :func:`apply_token_bitmask_reference` is the torch twin tests compare against.
 - :func:`sample` draws greedy or temperature/top-p tokens without a host sync.
 - :func:`select_attention` reports SDPA vs ``flash_attn``.
+- :class:`HostStager` double-buffers small per-step uploads (masks, step inputs) through
+  pinned host memory into a fixed device buffer.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from reasoner.kernels._bitmask import apply_token_bitmask as apply_token_bitmask
 from reasoner.kernels._bitmask import apply_token_bitmask_reference as apply_token_bitmask_reference
 from reasoner.kernels._bitmask import unpack_token_bitmask as unpack_token_bitmask
 from reasoner.kernels._sampling import sample as sample
+from reasoner.kernels._staging import HostStager as HostStager
 
 __all__ = [
     "AttentionChoice",
+    "HostStager",
     "allocate_token_bitmask",
     "apply_token_bitmask",
     "apply_token_bitmask_reference",

@@ -15,8 +15,8 @@ the grammar allows one, so a grammar-constrained instance ends in time where it 
 ``options.close_on_repeat`` they do so from the moment the tokens start to loop. Stop strings and detokenization
 work on text, on the async side (:class:`StopMatcher`, :class:`IncrementalDetokenizer`).
 
-The forward pass is behind :class:`Runner` so a static-cache, CUDA-graph runner can
-replace :class:`DynamicCacheRunner` without touching the loop. With a
+The forward pass is behind :class:`Runner`: :class:`DynamicCacheRunner` (the reference)
+or the static-cache, CUDA-graph runner of ``reasoner.models._static``. With a
 :class:`~reasoner.models._prefix.PrefixCache`, the first step starts from the cached KV of
 the longest prefix of ``prompt + forced`` that an earlier call already computed, prefills
 only the rest, and leaves the KV of the whole of it in the cache for later calls.
@@ -40,7 +40,7 @@ import torch
 
 from reasoner.errors import ModelError
 from reasoner.grammars import GrammarMatcher as Matcher  # the one matcher protocol (kept as Matcher here)
-from reasoner.kernels import allocate_token_bitmask, apply_token_bitmask, sample
+from reasoner.kernels import HostStager, allocate_token_bitmask, apply_token_bitmask, sample
 from reasoner.models._prefix import KV, PrefixCache
 from reasoner.models._protocol import FinishReason, GenerateOptions
 
@@ -51,6 +51,7 @@ __all__ = [
     "IncrementalDetokenizer",
     "Matcher",
     "Runner",
+    "RunnerInfo",
     "StepResult",
     "StopMatcher",
 ]
@@ -78,11 +79,25 @@ class DraftRunner(Runner, Protocol):
     def truncate(self, cache: Any, tokens: int) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RunnerInfo:
+    """What runs a local model's forward passes, for reports (``TransformersModel.runner_info``,
+    benchmark headers): the runner (``"dynamic"``, ``"static"``, ``"static+cuda-graph"``),
+    the attention implementation (``"sdpa"``, ``"sdpa:efficient"``, ...) and a note."""
+
+    runner: str
+    attention: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.runner}, attention {self.attention}" + (f" ({self.note})" if self.note else "")
+
+
 class DynamicCacheRunner:
     """Eager forward with transformers' growing ``DynamicCache`` (the CPU path).
 
-    A GPU runner keeps this interface: a preallocated ``StaticCache``, the one-token step
-    compiled and captured in a CUDA graph, multi-token steps (prefill, forced tokens) eager.
+    The reference every other runner is tested against (token-identical greedy output);
+    :class:`~reasoner.models._static.StaticCacheRunner` keeps its interface.
     """
 
     def __init__(self, model: Any, device: torch.device) -> None:
@@ -90,6 +105,11 @@ class DynamicCacheRunner:
         self.device = device
         # transformers renamed forward(past_key_values=) to cache= (deprecated from 5.2x on)
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    @property
+    def info(self) -> RunnerInfo:
+        """The runner ("dynamic") and the model's attention implementation."""
+        return RunnerInfo("dynamic", str(getattr(self.model.config, "_attn_implementation", None) or "sdpa"))
 
     def new_cache(self, prefix: KV | None = None) -> Any:
         from transformers import DynamicCache
@@ -163,12 +183,14 @@ class Generation:
     closer_ids: torch.Tensor | None = None  # [C] ids that only close ("]}) and EOS ids
     prefix_cache: PrefixCache | None = None
     draft_tokens: int = 0  # greedy text without a grammar: tokens drafted per forward at most
+    staged_masks: bool | None = None  # masks through a double-buffered HostStager (None: on CUDA)
     completion_ids: list[int] = field(default_factory=list, init=False)
     forced_count: int = field(default=0, init=False)
     cached_tokens: int = field(default=0, init=False)  # prompt tokens whose KV came from the prefix cache
     _cache: Any = field(default=None, init=False)
     _pending: list[int] = field(default_factory=list, init=False)
     _bitmask: torch.Tensor | None = field(default=None, init=False)
+    _stager: HostStager | None = field(default=None, init=False)
     _done: bool = field(default=False, init=False)
     _closing: bool = field(default=False, init=False)  # sticky: the text looped, close it
 
@@ -252,12 +274,7 @@ class Generation:
         if self.vocab_limit is not None and logits.shape[-1] > self.vocab_limit:
             logits[:, self.vocab_limit :] = float("-inf")  # embedding rows past the tokenizer are padding
         if self.matcher is not None:
-            if self._bitmask is None:  # once per generation (and grammar), reused by every step
-                self._bitmask = allocate_token_bitmask(self.grammar_vocab_size, pin_memory=logits.is_cuda)
-            self.matcher.fill_bitmask(self._bitmask)  # CPU work; overlaps the forward on a GPU
-            if not bool(self._bitmask.any()):
-                raise ModelError("the grammar allows no token here; the schema cannot be completed")
-            apply_token_bitmask(logits, self._bitmask)
+            apply_token_bitmask(logits, self._fill_mask(self.matcher, logits))
             logits = self._steer_to_close(logits)
         token = int(sample(logits, self.options.temperature, self.options.top_p, self.generator)[0])
         if token in self.eos_ids:
@@ -271,6 +288,21 @@ class Generation:
         self.forced_count += len(forced)
         self._pending = [token, *forced]
         return StepResult((token, *forced), len(forced), self._finish_after_tokens())
+
+    def _fill_mask(self, matcher: Matcher, logits: torch.Tensor) -> torch.Tensor:
+        # The grammar's bitmask for this step, filled on the CPU while a GPU still runs the
+        # forward pass (nothing before this synchronises with it). Staged: into one of two
+        # pinned buffers, then a non-blocking copy to a fixed device buffer.
+        staged = logits.is_cuda if self.staged_masks is None else self.staged_masks
+        if self._bitmask is None:  # once per generation (and grammar), reused by every step
+            self._bitmask = allocate_token_bitmask(self.grammar_vocab_size)
+            if staged:
+                self._stager = HostStager(tuple(self._bitmask.shape), torch.int32, logits.device)
+        host = self._bitmask if self._stager is None else self._stager.host()
+        matcher.fill_bitmask(host)
+        if not bool(host.any()):
+            raise ModelError("the grammar allows no token here; the schema cannot be completed")
+        return host if self._stager is None else self._stager.upload()
 
     def _prefill(self) -> torch.Tensor:
         # the first forward: from the longest cached prefix of the pending ids, if any
@@ -297,7 +329,7 @@ class Generation:
         self.matcher = matcher
         if grammar_vocab_size != self.grammar_vocab_size:
             self.grammar_vocab_size = grammar_vocab_size
-            self._bitmask = None
+            self._bitmask = self._stager = None
 
     def _steer_to_close(self, logits: torch.Tensor) -> torch.Tensor:
         # near max_tokens, keep only the closing tokens the grammar allows (if it allows any)

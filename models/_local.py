@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -28,7 +28,7 @@ from reasoner.models._decode import (
     DynamicCacheRunner,
     Generation,
     IncrementalDetokenizer,
-    Runner,
+    RunnerInfo,
     StopMatcher,
 )
 from reasoner.models._dtype import resolve_dtype
@@ -42,9 +42,10 @@ from reasoner.models._protocol import (
     as_messages,
 )
 from reasoner.models._scheduler import DecodeScheduler, Ticket
+from reasoner.models._static import StaticCacheRunner
 from reasoner.models._threads import ThreadPolicy
 
-__all__ = ["TransformersModel", "chat_prompt", "device_limiter", "quiet_progress", "random_llama"]
+__all__ = ["RUNNER_NAMES", "RunnerName", "TransformersModel", "chat_prompt", "device_limiter", "quiet_progress", "random_llama"]
 
 T = TypeVar("T")
 
@@ -84,9 +85,26 @@ def device_limiter(device: torch.device | str) -> anyio.CapacityLimiter:
     return limiters[key]
 
 
-def _runner_for(model: Any, device: torch.device) -> Runner:
-    # The seam for the GPU path: a static-cache, CUDA-graph runner is chosen here for cuda.
-    return DynamicCacheRunner(model, device)
+RunnerName = Literal["auto", "dynamic", "static", "graph"]
+RUNNER_NAMES: tuple[str, ...] = ("auto", "dynamic", "static", "graph")
+
+
+def _runner_for(model: Any, device: torch.device, runner: str, max_cache_len: int) -> tuple[DynamicCacheRunner | StaticCacheRunner, str]:
+    """The runner named ``runner`` (``"auto"``: the dynamic cache everywhere, for now: the
+    static and CUDA-graph runners have not run on a GPU yet, so they are chosen by name),
+    and why it is not the one asked for."""
+    if runner not in RUNNER_NAMES:
+        raise UsageError(f"runner={runner!r} is not a runner: use one of {', '.join(RUNNER_NAMES)}")
+    if runner == "auto" and device.type == "cuda":
+        return DynamicCacheRunner(model, device), "the graph runner is opt-in (runner='graph') until it has run on a GPU"
+    if runner in ("dynamic", "auto"):
+        return DynamicCacheRunner(model, device), ""
+    from reasoner.models._static import static_unsupported
+
+    reason = static_unsupported(model)
+    if reason is not None:
+        return DynamicCacheRunner(model, device), f"no static cache: {reason}"
+    return StaticCacheRunner(model, device, max_cache_len=max_cache_len, graphs=runner != "static"), ""
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -131,6 +149,13 @@ class TransformersModel:
             near tie can go the other way than one token at a time would (float32: identical).
         threads: torch threads on a CPU; default ``$REASONER_THREADS``, else the cores other
             processes leave free, looked at between steps (``reasoner.models._threads``).
+        runner: what runs a generation's own forward passes: ``"dynamic"`` (transformers'
+            growing cache, the reference), ``"static"`` (preallocated KV slots and
+            fixed-shape steps, see ``reasoner.models._static``), ``"graph"`` (static with
+            the steps captured in CUDA graphs; CUDA only) or ``"auto"`` (dynamic: the static
+            and graph runners are chosen by name until they have run on a GPU). :attr:`runner_info` says which runs.
+            Batched steps of concurrent generations run eagerly whatever the runner.
+        max_cache_len: positions per static KV slot (prompt plus reply).
     """
 
     def __init__(
@@ -145,6 +170,8 @@ class TransformersModel:
         max_batch: int = 8,
         draft_tokens: int = 8,
         threads: int | None = None,
+        runner: RunnerName = "auto",
+        max_cache_len: int = 4096,
     ) -> None:
         self.name = name
         self.device = torch.device(device)
@@ -154,7 +181,7 @@ class TransformersModel:
         self.eos_ids = _eos_ids(model, tokenizer)
         if not self.eos_ids:
             raise UsageError(f"model {name!r}: neither the model config nor the tokenizer names an EOS token; set eos_token_id")
-        self._runner = _runner_for(self.model, self.device)
+        self._runner, self._runner_note = _runner_for(self.model, self.device, runner, max_cache_len)
         self.prefix_cache = PrefixCache(prefix_cache_bytes)
         policy = ThreadPolicy(threads) if self.device.type == "cpu" else None
         self.scheduler = DecodeScheduler(self.model, self.device, max_batch=max_batch, threads=policy)
@@ -166,7 +193,14 @@ class TransformersModel:
     refines_schema = True  # stream() takes refine= (see reasoner.models.Model)
 
     def __repr__(self) -> str:
-        return f"TransformersModel(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype})"
+        return f"TransformersModel(name={self.name!r}, device={str(self.device)!r}, dtype={self.dtype}, runner={self.runner_info.runner!r})"
+
+    @property
+    def runner_info(self) -> RunnerInfo:
+        """What runs this model's forward passes: the runner and the attention kernel (the
+        static runner names the SDPA backend once its first step has chosen it)."""
+        info = self._runner.info
+        return RunnerInfo(info.runner, info.attention, self._runner_note) if self._runner_note else info
 
     @classmethod
     def from_folder(
@@ -177,9 +211,11 @@ class TransformersModel:
         device: str | torch.device = "cpu",
         dtype: torch.dtype | str | None = None,
         adapter: str | Path | None = None,
+        runner: RunnerName = "auto",
     ) -> TransformersModel:
         """Load a model and tokenizer saved with ``save_pretrained`` in a local folder (blocking;
-        never downloads); ``adapter`` is a peft LoRA adapter folder to merge into the weights.
+        never downloads); ``adapter`` is a peft LoRA adapter folder to merge into the weights;
+        ``runner`` as in the constructor.
 
         Raises:
             ModelUnavailable: the folder is missing or does not hold a loadable model, or
@@ -210,7 +246,7 @@ class TransformersModel:
             from reasoner.models._tune import merge_adapter
 
             model = merge_adapter(model, adapter)
-        return cls(model, tokenizer, name=name or folder.name, device=dev, dtype=dtype)
+        return cls(model, tokenizer, name=name or folder.name, device=dev, dtype=dtype, runner=runner)
 
     @classmethod
     def from_config(
@@ -222,6 +258,7 @@ class TransformersModel:
         name: str = "random",
         device: str | torch.device = "cpu",
         dtype: torch.dtype | str | None = None,
+        runner: RunnerName = "auto",
     ) -> TransformersModel:
         """A model with random weights (seeded, without touching the global RNG) built from a
         transformers config; speed and grammar tests do not depend on weight values."""
@@ -231,7 +268,7 @@ class TransformersModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = auto.from_config(config, attn_implementation="sdpa")
-        return cls(model, tokenizer, name=name, device=device, dtype=dtype)
+        return cls(model, tokenizer, name=name, device=device, dtype=dtype, runner=runner)
 
     async def stream(
         self,
@@ -360,6 +397,7 @@ def random_llama(
     name: str = "random-llama",
     device: str | torch.device = "cpu",
     dtype: torch.dtype | str | None = None,
+    runner: RunnerName = "auto",
 ) -> TransformersModel:
     """A tiny random-weight Llama around a real tokenizer, for tests and benchmarks.
 
@@ -388,4 +426,4 @@ def random_llama(
         pad_token_id=eos,
         tie_word_embeddings=True,
     )
-    return TransformersModel.from_config(config, tokenizer, seed=seed, name=name, device=device, dtype=dtype)
+    return TransformersModel.from_config(config, tokenizer, seed=seed, name=name, device=device, dtype=dtype, runner=runner)
