@@ -77,19 +77,9 @@ _PRACTICE: dict[str, list[Any]] = {
     "total": [18, 42.5, 60, 84, 120, 75.4, 230, 99.99], "people": [2, 3, 4, 5, 6, 8], "tip": [10, 12, 15, 18, 20], "n": [2, 3, 5, 10, 20],
 }
 
-# every company of the sample table by the name people use, and a few other names for them
-_ALIASES = [
-    *({"name": n, "ticker": t} for t, n in [
-        ("AAPL", "Apple"), ("ADBE", "Adobe"), ("AMD", "AMD"), ("AMZN", "Amazon"), ("ASML", "ASML"), ("BABA", "Alibaba"),
-        ("CRM", "Salesforce"), ("CSCO", "Cisco"), ("GOOGL", "Alphabet"), ("IBM", "IBM"), ("INTC", "Intel"), ("META", "Meta"),
-        ("MSFT", "Microsoft"), ("NFLX", "Netflix"), ("NVDA", "Nvidia"), ("ORCL", "Oracle"), ("SAP", "SAP"), ("TSLA", "Tesla"),
-        ("TSM", "TSMC"), ("UBER", "Uber"), ("GOOGL", "Google"), ("META", "Facebook"), ("NVDA", "NVIDIA"), ("AMD", "Advanced Micro Devices"),
-    ]),
-]  # fmt: skip
-
 SEEDS: list[dict[str, Any]] = [
     # one price, by name or ticker
-    *[{"id": f"price-{i}", "n": 8, "question": q, "plan": _P1, "answer": _PRICE_ANSWER} for i, q in enumerate([
+    *[{"id": f"price-{i}", "n": 6, "question": q, "plan": _P1, "answer": _PRICE_ANSWER} for i, q in enumerate([
         "What did {{co.name}} stock close at most recently?",
         "{{co.name}} share price?",
         "Latest closing price for {{co.ticker}}, please.",
@@ -101,8 +91,6 @@ SEEDS: list[dict[str, Any]] = [
         "What currency is {{co.name}} quoted in, and what did it last close at?",
         "Most recent {{co.ticker}} close and its currency?",
     ])],
-    {"id": "price-each", "n": 24, "question": "What is {{c.name}}'s latest share price?", "plan": {"nodes": [{"id": 1, "tool": "stock_price", "args": {"ticker": "{{c.ticker}}"}}]},
-     "values": {"c": _ALIASES}, "answer": _PRICE_ANSWER.replace("co.", "c.")},
     # one price on a day
     *[{"id": f"price-date-{i}", "n": 10, "question": q, "plan": _P1_DATE, "answer": _PRICE_ANSWER} for i, q in enumerate([
         "What was {{co.name}}'s closing price on {{date}}?",
@@ -113,48 +101,39 @@ SEEDS: list[dict[str, Any]] = [
         "I need {{co.ticker}}'s close from {{date}}.",
     ])],
     # two or three prices, side by side
-    *[{"id": f"two-{i}", "n": 10, "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2")]}, "answer": _TWO} for i, q in enumerate([
+    *[{"id": f"two-{i}", "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2")]}, "answer": _TWO} for i, q in enumerate([
         "Which closed higher, {{co1.name}} or {{co2.name}}?",
         "Get the latest prices of {{co1.ticker}} and {{co2.ticker}}.",
         "How do {{co1.name}} and {{co2.name}} shares compare right now?",
         "{{co1.name}} vs {{co2.name}} stock price",
     ])],
-    *[{"id": f"three-{i}", "n": 10, "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _price(3, "co3")]}, "answer": _THREE} for i, q in enumerate([
+    *[{"id": f"three-{i}", "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _price(3, "co3")]}, "answer": _THREE} for i, q in enumerate([
         "Look up the closing prices of {{co1.name}}, {{co2.name}} and {{co3.name}}.",
         "What are {{co1.ticker}}, {{co2.ticker}} and {{co3.ticker}} trading at?",
-        "Latest share prices of {{co1.name}}, {{co2.name}} and {{co3.name}}, please.",
     ])],
     # charts of prices
-    *[{"id": f"chart2-{i}", "n": 12, "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _chart(3, [1, 2], t)]},
+    *[{"id": f"chart2-{i}", "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _chart(3, [1, 2], t)]},
        "answer": _TWO[:-1] + "; the chart is at {{$3.path}}."} for i, (q, t) in enumerate([
         ("Draw a bar chart of {{co1.name}} and {{co2.name}} share prices.", "{{co1.name}} vs {{co2.name}}"),
         ("Plot {{co1.ticker}} against {{co2.ticker}}.", "Latest close"),
         ("Chart the stock prices of {{co1.name}} and {{co2.name}} side by side.", "Latest close (sample data)"),
-        ("I'd like a bar chart with the share prices of {{co1.name}} and {{co2.name}}.", "{{co1.ticker}} and {{co2.ticker}}"),
-        ("Visualise the latest {{co1.ticker}} and {{co2.ticker}} closes in a chart.", "Latest close"),
     ])],
-    *[{"id": f"chart3-{i}", "n": 12, "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _price(3, "co3"), _chart(4, [1, 2, 3], t)]},
+    *[{"id": f"chart3-{i}", "question": q, "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _price(3, "co3"), _chart(4, [1, 2, 3], t)]},
        "answer": _THREE[:-1] + "; chart: {{$4.path}}."} for i, (q, t) in enumerate([
         ("Make a chart of the latest closes of {{co1.name}}, {{co2.name}} and {{co3.name}}.", "Latest close"),
         ("Bar chart: {{co1.ticker}}, {{co2.ticker}}, {{co3.ticker}} prices.", "Latest close (sample data)"),
-        ("Chart how {{co1.name}}, {{co2.name}} and {{co3.name}} shares compare.", "Share prices (sample data)"),
-        ("Draw the latest stock prices of {{co1.name}}, {{co2.name}} and {{co3.name}} as bars.", "Latest close"),
     ])],
-    *[{"id": f"chart-dates-{i}", "n": 8, "question": q,
+    {"id": "chart-dates", "question": "Chart {{co.name}}'s close on {{date1}} next to its close on {{date2}}.",
      "plan": {"nodes": [{"id": 1, "tool": "stock_price", "args": {"ticker": "{{co.ticker}}", "date": "{{date1}}"}},
                         {"id": 2, "tool": "stock_price", "args": {"ticker": "{{co.ticker}}", "date": "{{date2}}"}},
                         {"id": 3, "tool": "chart", "args": {"values": [_ref(1, "close"), _ref(2, "close")], "labels": [_ref(1, "date"), _ref(2, "date")], "title": "{{co.ticker}} close"}}]},
      "values": {"date": ["2024-12-02", "2024-12-03", "2024-12-04", "2024-12-05", "2024-12-06"]},
-     "answer": "{{$1.name}} closed at {{$1.close}} on {{$1.date}} and {{$2.close}} on {{$2.date}} (sample data); chart: {{$3.path}}."} for i, q in enumerate([
-        "Chart {{co.name}}'s close on {{date1}} next to its close on {{date2}}.",
-        "Bar chart of {{co.ticker}} closing prices on {{date1}} and {{date2}}.",
-        "Draw {{co.name}} stock at the close of {{date1}} and of {{date2}} in a chart.",
-    ])],
+     "answer": "{{$1.name}} closed at {{$1.close}} on {{$1.date}} and {{$2.close}} on {{$2.date}} (sample data); chart: {{$3.path}}."},
     # arithmetic on prices: variables bound to results, never numbers copied from memory
     *[{"id": f"calc-shares-{i}", "question": q,
        "plan": {"nodes": [_price(1, "co"), {"id": 2, "tool": "calculator", "args": {"expression": "p * {{n}}", "variables": {"p": _ref(1, "close")}}}]},
        "n": 10, "values": {"n": [2, 3, 4, 5, 7, 8, 10, 12, 15, 20, 25, 40, 50, 100]},
-       "answer": "{{n}} shares of {{$1.name}} cost {{$2.text}} {{$1.currency}} at {{$1.close}} each (sample data)."} for i, q in enumerate([
+       "answer": "{{n}} shares of {{$1.name}} at {{$1.close}} {{$1.currency}} cost {{$2.text}} {{$1.currency}} (sample data)."} for i, q in enumerate([
         "How much would {{n}} shares of {{co.name}} cost at the last close?",
         "Price of {{n}} {{co.ticker}} shares at the latest sample price?",
         "I want to buy {{n}} shares of {{co.name}}. What is the total?",
@@ -164,7 +143,7 @@ SEEDS: list[dict[str, Any]] = [
     *[{"id": f"calc-fx-{i}", "n": 6, "question": q,
      "plan": {"nodes": [_price(1, "co"), {"id": 2, "tool": "calculator", "args": {"expression": "p * {{fx.rate}}", "variables": {"p": _ref(1, "close")}}}]},
      "values": {"fx": [{"cur": "EUR", "rate": 0.92}, {"cur": "GBP", "rate": 0.79}, {"cur": "JPY", "rate": 151.3}, {"cur": "CHF", "rate": 0.88}, {"cur": "EUR", "rate": 0.95}, {"cur": "CAD", "rate": 1.36}]},
-     "answer": "{{$2.text}} {{fx.cur}}: {{$1.name}} closed at {{$1.close}} {{$1.currency}}, times {{fx.rate}} (sample data)."} for i, q in enumerate([
+     "answer": "{{$1.name}} closed at {{$1.close}} {{$1.currency}}, which is {{$2.text}} {{fx.cur}} at that rate (sample data)."} for i, q in enumerate([
         "Convert {{co.name}}'s last close to {{fx.cur}} at 1 USD = {{fx.rate}} {{fx.cur}}.",
         "What is {{co.name}}'s last close in {{fx.cur}} if 1 USD is {{fx.rate}} {{fx.cur}}?",
         "Express the latest {{co.ticker}} price in {{fx.cur}}, with one dollar worth {{fx.rate}} {{fx.cur}}.",
@@ -199,7 +178,7 @@ SEEDS: list[dict[str, Any]] = [
     {"id": "calc-avg3", "question": "Average closing price of {{co1.ticker}}, {{co2.ticker}} and {{co3.ticker}}?",
      "plan": {"nodes": [_price(1, "co1"), _price(2, "co2"), _price(3, "co3"),
                         {"id": 4, "tool": "calculator", "args": {"expression": "(a + b + c) / 3", "variables": {"a": _ref(1, "close"), "b": _ref(2, "close"), "c": _ref(3, "close")}}}]},
-     "answer": "The average is {{$4.text}}: {{$1.name}} {{$1.close}}, {{$2.name}} {{$2.close}}, {{$3.name}} {{$3.close}} (sample data)."},
+     "answer": "The average of {{$1.close}}, {{$2.close}} and {{$3.close}} is {{$4.text}} (sample data)."},
     {"id": "calc-and-price", "question": "What is {{a}} times {{b}}, and what is {{co.name}}'s sample stock price?",
      "plan": {"nodes": [{"id": 1, "tool": "calculator", "args": {"expression": "{{a}} * {{b}}"}}, _price(2, "co")]},
      "values": {"a": [12, 17, 19, 24, 31, 46], "b": [3, 7, 13, 23, 29]},
@@ -232,10 +211,10 @@ SEEDS: list[dict[str, Any]] = [
         ("Look up the three {{g.q}}, get their stock prices and chart them.", [_chart(5, [2, 3, 4], "Latest close (sample data)")], _GROUP_CHART),
         ("What would one share of each of the three {{g.q}} cost in total?",
          [{"id": 5, "tool": "calculator", "args": {"expression": "a + b + c", "variables": {"a": _ref(2, "close"), "b": _ref(3, "close"), "c": _ref(4, "close")}}}],
-         "One share of each costs {{$5.text}} {{$2.currency}} in total: " + _GROUP_PRICES),
+         _GROUP_PRICES[:-1] + "; one share of each costs {{$5.text}} {{$2.currency}} in total."),
         ("Average share price of the three {{g.q}}?",
          [{"id": 5, "tool": "calculator", "args": {"expression": "(a + b + c) / 3", "variables": {"a": _ref(2, "close"), "b": _ref(3, "close"), "c": _ref(4, "close")}}}],
-         "Their average is {{$5.text}} {{$2.currency}}: " + _GROUP_PRICES),
+         _GROUP_PRICES[:-1] + "; their average is {{$5.text}} {{$2.currency}}."),
     ])],
     # a product, not a ticker: the call fails, the joiner asks for a search, the replan finds the company
     {"id": "recover-product", "question": "{{p.q}}", "expect_errors": True,
@@ -303,7 +282,7 @@ SEEDS: list[dict[str, Any]] = [
         ("log base 10 of {{a}}, please", "log10({{a}})"),
     ])],
     # facts from the search corpus: answered from the snippet
-    {"id": "fact", "n": 40, "question": "{{f.q}}", "plan": {"nodes": [{"id": 1, "tool": "search", "args": {"query": "{{f.query}}"}}]},
+    {"id": "fact", "n": 28, "question": "{{f.q}}", "plan": {"nodes": [{"id": 1, "tool": "search", "args": {"query": "{{f.query}}"}}]},
      "values": {"f": [
          {"q": "When was Oracle founded, and by whom?", "query": "Oracle founded", "a": "Oracle was founded in 1977 by Larry Ellison."},
          {"q": "Where is IBM based?", "query": "IBM headquarters", "a": "IBM is headquartered in Armonk, New York."},
@@ -328,48 +307,27 @@ SEEDS: list[dict[str, Any]] = [
          {"q": "What does a stock's closing price mean?", "query": "closing price", "a": "A stock's closing price is the last price at which it traded during a regular session."},
      ]},
      "answer": "{{f.a}}"},
-    # facts about companies: the search lists tickers, but nothing asks for a price
-    {"id": "fact-co", "n": 16, "question": "{{f.q}}", "plan": {"nodes": [{"id": 1, "tool": "search", "args": {"query": "{{f.query}}"}}]},
-     "values": {"f": [
-         {"q": "What does Cisco make?", "query": "Cisco products", "a": "Cisco Systems makes network routers and switches."},
-         {"q": "What does ASML build?", "query": "ASML machines", "a": "ASML makes the extreme ultraviolet lithography machines used to print the smallest chips."},
-         {"q": "What does TSMC do?", "query": "TSMC chip maker", "a": "TSMC is the world's largest contract chip maker, producing chips for Apple, Nvidia and AMD."},
-         {"q": "What business is Uber in?", "query": "Uber platform", "a": "Uber runs a ride-hailing and food delivery platform."},
-         {"q": "Which products is Adobe known for?", "query": "Adobe products", "a": "Adobe makes Photoshop, Acrobat and the PDF format."},
-         {"q": "What is Amazon Web Services?", "query": "Amazon Web Services", "a": "Amazon Web Services is the cloud computing division of Amazon, launched in 2006."},
-         {"q": "How large is Microsoft Azure's slice of cloud spending?", "query": "Azure market share", "a": "Microsoft Azure has about 21% of the cloud market."},
-         {"q": "Who runs Tesla?", "query": "Tesla chief executive", "a": "Elon Musk is Tesla's chief executive."},
-         {"q": "Which apps does Meta run?", "query": "Meta apps", "a": "Meta runs Facebook, Instagram and WhatsApp."},
-         {"q": "What kind of chips does Nvidia design?", "query": "Nvidia GPUs", "a": "Nvidia designs graphics processors and data-center GPUs such as the H100 and H200."},
-         {"q": "Who started Salesforce?", "query": "Salesforce founder", "a": "Salesforce was founded in 1999 by Marc Benioff."},
-         {"q": "Who were Microsoft's founders?", "query": "Microsoft founders", "a": "Microsoft was founded in 1975 by Bill Gates and Paul Allen."},
-         {"q": "When was Uber founded?", "query": "Uber founded", "a": "Uber was founded in 2009."},
-         {"q": "How many subscribers does Netflix have?", "query": "Netflix subscribers", "a": "Netflix had more than 300 million subscribers in early 2025."},
-         {"q": "Where does SAP's stock trade, and in which currency?", "query": "SAP shares Frankfurt", "a": "SAP's shares trade in Frankfurt, priced in euros."},
-         {"q": "What was Meta called before?", "query": "Meta formerly Facebook", "a": "Meta Platforms was formerly called Facebook."},
-     ]},
-     "answer": "{{f.a}}"},
     # numbers that only appear in text: search, then replan with what the results say
-    *[{"id": f"text-then-convert-{i}", "n": 14, "question": q,
+    {"id": "text-then-convert", "n": 14, "question": "{{t.q}}",
      "plan": {"nodes": [{"id": 1, "tool": "search", "args": {"query": "{{t.query}}"}}]},
      "join": {"action": "replan", "reason": "{{t.reason}}"},
      "replan": {"plan": {"nodes": [{"id": 2, "tool": "convert_units", "args": {"value": "{{t.v}}", "from_unit": "{{t.f}}", "to_unit": "{{t.t}}"}}]}},
      "values": {"t": [
-         {"q": "How many feet high is Mont Blanc?", "q2": "Give Mont Blanc's height in feet.", "query": "Mont Blanc height", "reason": "convert 4806 m to feet", "v": 4806, "f": "m", "t": "ft", "a": "Mont Blanc is about 4,806 metres, or {{$2.result}} feet, high."},
-         {"q": "How long is the Amazon River in miles?", "q2": "Convert the length of the Amazon River to miles.", "query": "Amazon River length", "reason": "convert 6400 km to miles", "v": 6400, "f": "km", "t": "mi", "a": "The Amazon River is about 6,400 km, or {{$2.result}} miles, long."},
-         {"q": "What is the speed of light in miles per hour?", "q2": "How many miles per hour does light travel?", "query": "speed of light", "reason": "convert 299792458 m/s to mph", "v": 299792458, "f": "m/s", "t": "mph", "a": "Light travels at 299,792,458 m/s, which is {{$2.result}} miles per hour."},
-         {"q": "How many kilometres long is a nautical mile?", "q2": "Express one nautical mile in kilometres.", "query": "nautical mile", "reason": "convert 1852 m to km", "v": 1852, "f": "m", "t": "km", "a": "A nautical mile is 1,852 metres, or {{$2.result}} km."},
-         {"q": "What is the size of the Sahara in square miles?", "q2": "How many square miles does the Sahara cover?", "query": "Sahara size", "reason": "convert 9.2 million km² to mi²: 9200000 km2 to mi2", "v": 9200000, "f": "km2", "t": "mi2", "a": "The Sahara covers about 9.2 million km², or {{$2.result}} square miles."},
-         {"q": "What is Earth's standard gravity in feet per second squared?", "q2": "Give standard gravity in ft/s².", "query": "Earth gravity", "reason": "convert 9.80665 m to feet", "v": 9.80665, "f": "m", "t": "ft", "a": "Standard gravity is 9.80665 m/s², or {{$2.result}} ft/s²."},
-         {"q": "How fast is a knot in metres per second?", "q2": "Convert one knot to metres per second.", "query": "knot speed", "reason": "convert 1 kn to m/s", "v": 1, "f": "kn", "t": "m/s", "a": "One knot is {{$2.result}} metres per second."},
-         {"q": "What is the boiling point of water in kelvin?", "q2": "At how many kelvin does water boil?", "query": "water boiling point", "reason": "convert 100 °C to K", "v": 100, "f": "°C", "t": "K", "a": "Water boils at 100 °C, which is {{$2.result}} K."},
-         {"q": "What is the Moon's surface gravity in feet per second squared?", "q2": "Give the Moon's surface gravity in feet per second squared.", "query": "Moon gravity", "reason": "convert 1.62 m to feet", "v": 1.62, "f": "m", "t": "ft", "a": "Gravity on the Moon is about 1.62 m/s², or {{$2.result}} ft/s²."},
-         {"q": "How many feet are in a nautical mile?", "q2": "A nautical mile is how many feet?", "query": "nautical mile", "reason": "convert 1852 m to feet", "v": 1852, "f": "m", "t": "ft", "a": "A nautical mile is 1,852 metres, or {{$2.result}} feet."},
-         {"q": "How high is Mont Blanc in kilometres?", "q2": "Mont Blanc's height in km?", "query": "Mont Blanc height", "reason": "convert 4806 m to km", "v": 4806, "f": "m", "t": "km", "a": "Mont Blanc is about 4,806 metres, or {{$2.result}} km, high."},
-         {"q": "What is the speed of light in kilometres per hour?", "q2": "How many km/h is the speed of light?", "query": "speed of light", "reason": "convert 299792458 m/s to km/h", "v": 299792458, "f": "m/s", "t": "km/h", "a": "Light travels at 299,792,458 m/s, or {{$2.result}} km/h."},
-         {"q": "How long is the Amazon River in metres?", "q2": "Give the Amazon River's length in metres.", "query": "Amazon River length", "reason": "convert 6400 km to m", "v": 6400, "f": "km", "t": "m", "a": "The Amazon River is about 6,400 km, or {{$2.result}} metres, long."},
+         {"q": "How many feet high is Mont Blanc?", "query": "Mont Blanc height", "reason": "convert 4806 m to feet", "v": 4806, "f": "m", "t": "ft", "a": "Mont Blanc is about 4,806 metres, or {{$2.result}} feet, high."},
+         {"q": "How long is the Amazon River in miles?", "query": "Amazon River length", "reason": "convert 6400 km to miles", "v": 6400, "f": "km", "t": "mi", "a": "The Amazon River is about 6,400 km, or {{$2.result}} miles, long."},
+         {"q": "What is the speed of light in miles per hour?", "query": "speed of light", "reason": "convert 299792458 m/s to mph", "v": 299792458, "f": "m/s", "t": "mph", "a": "Light travels at 299,792,458 m/s, which is {{$2.result}} miles per hour."},
+         {"q": "How many kilometres long is a nautical mile?", "query": "nautical mile", "reason": "convert 1852 m to km", "v": 1852, "f": "m", "t": "km", "a": "A nautical mile is 1,852 metres, or {{$2.result}} km."},
+         {"q": "What is the size of the Sahara in square miles?", "query": "Sahara size", "reason": "convert 9.2 million km² to mi²: 9200000 km2 to mi2", "v": 9200000, "f": "km2", "t": "mi2", "a": "The Sahara covers about 9.2 million km², or {{$2.result}} square miles."},
+         {"q": "What is Earth's standard gravity in feet per second squared?", "query": "Earth gravity", "reason": "convert 9.80665 m to feet", "v": 9.80665, "f": "m", "t": "ft", "a": "Standard gravity is 9.80665 m/s², or {{$2.result}} ft/s²."},
+         {"q": "How fast is a knot in metres per second?", "query": "knot speed", "reason": "convert 1 kn to m/s", "v": 1, "f": "kn", "t": "m/s", "a": "One knot is {{$2.result}} metres per second."},
+         {"q": "What is the boiling point of water in kelvin?", "query": "water boiling point", "reason": "convert 100 °C to K", "v": 100, "f": "°C", "t": "K", "a": "Water boils at 100 °C, which is {{$2.result}} K."},
+         {"q": "What is the Moon's surface gravity in feet per second squared?", "query": "Moon gravity", "reason": "convert 1.62 m to feet", "v": 1.62, "f": "m", "t": "ft", "a": "Gravity on the Moon is about 1.62 m/s², or {{$2.result}} ft/s²."},
+         {"q": "How many feet are in a nautical mile?", "query": "nautical mile", "reason": "convert 1852 m to feet", "v": 1852, "f": "m", "t": "ft", "a": "A nautical mile is 1,852 metres, or {{$2.result}} feet."},
+         {"q": "How high is Mont Blanc in kilometres?", "query": "Mont Blanc height", "reason": "convert 4806 m to km", "v": 4806, "f": "m", "t": "km", "a": "Mont Blanc is about 4,806 metres, or {{$2.result}} km, high."},
+         {"q": "What is the speed of light in kilometres per hour?", "query": "speed of light", "reason": "convert 299792458 m/s to km/h", "v": 299792458, "f": "m/s", "t": "km/h", "a": "Light travels at 299,792,458 m/s, or {{$2.result}} km/h."},
+         {"q": "How long is the Amazon River in metres?", "query": "Amazon River length", "reason": "convert 6400 km to m", "v": 6400, "f": "km", "t": "m", "a": "The Amazon River is about 6,400 km, or {{$2.result}} metres, long."},
      ]},
-     "answer": "{{t.a}}"} for i, q in enumerate(["{{t.q}}", "{{t.q2}}"])],
+     "answer": "{{t.a}}"},
     {"id": "text-then-calc", "question": "{{t.q}}",
      "plan": {"nodes": [{"id": 1, "tool": "search", "args": {"query": "{{t.query}}"}}]},
      "join": {"action": "replan", "reason": "{{t.reason}}"},
