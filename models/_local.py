@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
@@ -14,13 +13,11 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-# Chosen here, before this import loads torch and its OpenMP runtime, so that every entry
-# point (library, CLI, server) gets it: OpenMP threads that spin while they wait make decoding
-# many times slower on a CPU shared with other processes (measured: 1.3-2.5 s per forward pass
-# instead of ~70 ms beside two busy processes; no change on an idle machine). A value the user
-# set wins; it has no effect when the user's code imported torch first.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import torch  # noqa: E402
+# OpenMP's wait policy is left to the runtime (libgomp: a short spin, then sleep): spinning
+# threads made decoding many times slower beside busy processes only while every core had a
+# thread of ours; the thread count now follows the load (reasoner.models._threads), and
+# OMP_WAIT_POLICY=PASSIVE cost 15-20% per run on an idle machine (README, Benchmarks).
+import torch
 
 from reasoner.errors import ModelUnavailable, UsageError
 from reasoner.kernels import select_attention
