@@ -395,11 +395,14 @@ def random_llama(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | str | None = None,
     runner: RunnerName = "auto",
+    initializer_range: float = 0.02,
 ) -> TransformersModel:
     """A tiny random-weight Llama around a real tokenizer, for tests and benchmarks.
 
     ``vocab_size`` defaults to ``len(tokenizer)`` rounded up to a multiple of 64, so the
     embedding has padding rows past the tokenizer's vocabulary, as real checkpoints do.
+    ``initializer_range`` is the weights' standard deviation (transformers' default 0.02
+    makes a model that repeats one token; 0.1 writes varied text).
     """
     from transformers import LlamaConfig
 
@@ -422,5 +425,6 @@ def random_llama(
         eos_token_id=eos,
         pad_token_id=eos,
         tie_word_embeddings=True,
+        initializer_range=initializer_range,
     )
     return TransformersModel.from_config(config, tokenizer, seed=seed, name=name, device=device, dtype=dtype, runner=runner)

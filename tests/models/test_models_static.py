@@ -13,42 +13,19 @@ import pytest
 import torch
 
 from reasoner.errors import ModelError, UsageError
-from reasoner.models import GenerateOptions, Message, TransformersModel
+from reasoner.models import GenerateOptions, Message, TransformersModel, random_llama
 from reasoner.models._decode import DynamicCacheRunner, Generation
 from reasoner.models._static import STEP_BUCKETS, StaticCacheRunner
 
-PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 8},
-        "age": {"type": "integer", "minimum": 0, "maximum": 120},
-        "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
-    },
-    "required": ["name", "age", "tags"],
-    "additionalProperties": False,
-}
 PROMPTS = [[Message("user", "Describe a person. " * (n + 1))] for n in range(3)]
 
 
 def _model(tokenizer: Any, runner: str, dtype: str = "float32") -> TransformersModel:
-    # Weights drawn 5x wider than transformers' default: the default's tiny random Llama
-    # repeats one token, which would hide a wrong position or mask; this one writes varied text.
-    from transformers import LlamaConfig
-
-    config = LlamaConfig(
-        vocab_size=len(tokenizer) + 64,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-        initializer_range=0.1,
-    )
-    return TransformersModel.from_config(config, tokenizer, seed=3, dtype=dtype, runner=runner)  # type: ignore[arg-type]
+    # weights drawn 5x wider than transformers' default: the default's tiny random Llama
+    # repeats one token, which would hide a wrong position or mask; this one writes varied text
+    return random_llama(
+        tokenizer, hidden_size=128, vocab_size=len(tokenizer) + 64, seed=3, dtype=dtype, runner=runner, initializer_range=0.1
+    )  # type: ignore[arg-type]
 
 
 async def _tokens(model: TransformersModel, messages: list[Message], schema: dict[str, Any] | None, **kw: Any) -> list[int | str]:
@@ -89,30 +66,32 @@ def test_logits_match_the_dynamic_cache_at_every_step(dynamic: TransformersModel
 # from the dynamic cache's exact one, and greedy text drifts apart after a few dozen tokens;
 # the exact steps are identical in both dtypes.
 @pytest.mark.parametrize(("dtype", "fixed_shapes"), [("float32", True), ("float32", False), ("bfloat16", False)])
-async def test_greedy_generations_are_token_identical_to_the_dynamic_runner(smol_tokenizer: Any, dtype: str, fixed_shapes: bool) -> None:
+async def test_greedy_generations_are_token_identical_to_the_dynamic_runner(
+    smol_tokenizer: Any, dtype: str, fixed_shapes: bool, person: dict[str, Any]
+) -> None:
     dynamic, static = _model(smol_tokenizer, "dynamic", dtype), _model(smol_tokenizer, "static", dtype)
     assert isinstance(static._runner, StaticCacheRunner) and isinstance(dynamic._runner, DynamicCacheRunner)
     static._runner.fixed_shapes = fixed_shapes
     for messages in PROMPTS:
-        for schema in (None, PERSON):
+        for schema in (None, person):
             want = await _tokens(dynamic, messages, schema, max_tokens=60)
             got = await _tokens(static, messages, schema, max_tokens=60)
             assert got == want, (messages[0].content, schema is not None)
             assert len(set(want)) > 5  # varied text, not one token repeated
 
 
-async def test_a_warm_prefix_cache_gives_the_same_tokens(smol_tokenizer: Any) -> None:
+async def test_a_warm_prefix_cache_gives_the_same_tokens(smol_tokenizer: Any, person: dict[str, Any]) -> None:
     static = _model(smol_tokenizer, "static")
-    first = await _tokens(static, PROMPTS[2], PERSON, max_tokens=40)
-    deltas = [d async for d in static.stream(PROMPTS[2], schema=PERSON, options=GenerateOptions(max_tokens=40))]
+    first = await _tokens(static, PROMPTS[2], person, max_tokens=40)
+    deltas = [d async for d in static.stream(PROMPTS[2], schema=person, options=GenerateOptions(max_tokens=40))]
     usage = deltas[-1].usage
     assert usage is not None and usage.cached_tokens > 0  # the second call started from the cached KV
     assert [t for d in deltas for t in d.token_ids] + [str(deltas[-1].finish_reason)] == first
 
 
-async def test_concurrent_generations_on_static_runners_match_one_at_a_time(smol_tokenizer: Any) -> None:
+async def test_concurrent_generations_on_static_runners_match_one_at_a_time(smol_tokenizer: Any, person: dict[str, Any]) -> None:
     static = _model(smol_tokenizer, "static")
-    jobs = [(PROMPTS[i % 3], PERSON if i % 2 else None) for i in range(4)]
+    jobs = [(PROMPTS[i % 3], person if i % 2 else None) for i in range(4)]
     alone = [await _tokens(static, m, s, max_tokens=30) for m, s in jobs]
     together: list[list[int | str]] = [[] for _ in jobs]
 
@@ -204,10 +183,10 @@ def test_the_model_reports_its_runner(smol_tokenizer: Any, dynamic: Transformers
     assert str(static.runner_info).startswith("static, attention sdpa")
 
 
-def test_staged_masks_decode_the_same_tokens(dynamic: TransformersModel) -> None:
+def test_staged_masks_decode_the_same_tokens(dynamic: TransformersModel, person: dict[str, Any]) -> None:
     from reasoner.grammars import compile_json_schema
 
-    grammar = compile_json_schema(PERSON, dynamic.tokenizer)
+    grammar = compile_json_schema(person, dynamic.tokenizer)
     prompt = dynamic.tokenizer("Describe a person.")["input_ids"]
     outs = []
     for staged in (False, True):

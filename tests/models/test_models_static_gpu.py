@@ -18,43 +18,19 @@ import jsonschema
 import pytest
 import torch
 
-from reasoner.models import GenerateOptions, Message, TransformersModel, complete
+from reasoner.models import GenerateOptions, Message, TransformersModel, complete, random_llama
 from reasoner.models._decode import DynamicCacheRunner, Generation
 from reasoner.models._static import StaticCacheRunner
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-PERSON = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string", "maxLength": 8},
-        "age": {"type": "integer", "minimum": 0, "maximum": 120},
-        "tags": {"type": "array", "items": {"enum": ["red", "green", "blue"]}, "maxItems": 3},
-    },
-    "required": ["name", "age", "tags"],
-    "additionalProperties": False,
-}
 PROMPTS = [[Message("user", "Describe a person. " * (n + 1))] for n in range(3)]
 
 
 def _model(tokenizer: Any, runner: str, dtype: str = "float32") -> TransformersModel:
-    # as in test_models_static.py: weights wide enough that the text varies
-    from transformers import LlamaConfig
-
-    config = LlamaConfig(
-        vocab_size=-(-len(tokenizer) // 64) * 64,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=True,
-        initializer_range=0.1,
-    )
-    return TransformersModel.from_config(config, tokenizer, seed=3, device="cuda", dtype=dtype, runner=runner)  # type: ignore[arg-type]
+    # weights drawn 5x wider than transformers' default: the default's tiny random Llama
+    # repeats one token, which would hide a wrong position or mask; this one writes varied text
+    return random_llama(tokenizer, hidden_size=128, seed=3, device="cuda", dtype=dtype, runner=runner, initializer_range=0.1)  # type: ignore[arg-type]
 
 
 async def _tokens(model: TransformersModel, messages: list[Message], schema: dict[str, Any] | None) -> list[int | str]:
@@ -78,11 +54,11 @@ def test_graph_steps_give_the_dynamic_caches_logits(llama3_tokenizer: Any) -> No
     assert len(runner._graphs) >= 6  # buckets 1..32 at two window sizes were captured
 
 
-async def test_graph_runner_greedy_output_is_token_identical_to_the_dynamic_runner(llama3_tokenizer: Any) -> None:
+async def test_graph_runner_greedy_output_is_token_identical_to_the_dynamic_runner(llama3_tokenizer: Any, person: dict[str, Any]) -> None:
     dynamic, graph = _model(llama3_tokenizer, "dynamic"), _model(llama3_tokenizer, "graph")
     assert isinstance(graph._runner, StaticCacheRunner) and graph._runner.graphs
     for messages in PROMPTS:
-        for schema in (None, PERSON):
+        for schema in (None, person):
             want = await _tokens(dynamic, messages, schema)
             assert await _tokens(graph, messages, schema) == want
             assert len(set(want)) > 5
@@ -90,19 +66,19 @@ async def test_graph_runner_greedy_output_is_token_identical_to_the_dynamic_runn
     assert info.runner == "static+cuda-graph" and info.attention.startswith("sdpa:"), info
 
 
-async def test_bfloat16_graph_runner_writes_valid_constrained_output(llama3_tokenizer: Any) -> None:
+async def test_bfloat16_graph_runner_writes_valid_constrained_output(llama3_tokenizer: Any, person: dict[str, Any]) -> None:
     model = _model(llama3_tokenizer, "graph", "bfloat16")
     for seed in (None, 1, 2):
-        result = await complete(model, PROMPTS[0], schema=PERSON, temperature=0.0 if seed is None else 1.0, seed=seed, max_tokens=200)
-        jsonschema.validate(json.loads(result.text), PERSON)
+        result = await complete(model, PROMPTS[0], schema=person, temperature=0.0 if seed is None else 1.0, seed=seed, max_tokens=200)
+        jsonschema.validate(json.loads(result.text), person)
     assert model._runner.graph_error is None  # type: ignore[union-attr]
 
 
-def test_masks_go_through_pinned_double_buffers_and_decode_the_same(llama3_tokenizer: Any) -> None:
+def test_masks_go_through_pinned_double_buffers_and_decode_the_same(llama3_tokenizer: Any, person: dict[str, Any]) -> None:
     from reasoner.grammars import compile_json_schema
 
     model = _model(llama3_tokenizer, "graph")
-    grammar = compile_json_schema(PERSON, llama3_tokenizer)
+    grammar = compile_json_schema(person, llama3_tokenizer)
     prompt = llama3_tokenizer("Describe a person.")["input_ids"]
     outs = []
     for staged in (False, None):  # None: the default on CUDA, staged
