@@ -172,6 +172,7 @@ class DecodeScheduler:
             self._waiting.append(ticket)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="reasoner-decode", daemon=True)
+                _THREADS.add(self._thread)
                 self._thread.start()
             self._cond.notify_all()
         return ticket
@@ -195,7 +196,7 @@ class DecodeScheduler:
     def stop(self, timeout: float) -> None:
         """End the worker thread after the step it is in (waiting up to ``timeout``
         seconds); generations still running get nothing more. For interpreter exit: a
-        daemon thread killed inside a forward pass aborts the process."""
+        daemon thread killed inside torch code aborts the process."""
         with self._cond:
             self._stopping = True
             thread = self._thread
@@ -337,9 +338,19 @@ class DecodeScheduler:
 
 
 _LIVE: weakref.WeakSet[DecodeScheduler] = weakref.WeakSet()
+_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # decode threads still running
 
 
 @atexit.register
 def _stop_at_exit() -> None:
+    # Stop every loop, then wait for every decode thread, even one whose loop already ended:
+    # the thread may still hold the last reference to its scheduler (the bound method it ran),
+    # and freeing the model's tensors after the interpreter starts finalizing kills the thread
+    # inside torch's deallocator, which aborts the process ("terminate called without an
+    # active exception", seen in 1 of 8 `reasoner run` processes).
     for scheduler in list(_LIVE):
-        scheduler.stop(_EXIT_JOIN_S)
+        scheduler.stop(0)
+    deadline = time.monotonic() + _EXIT_JOIN_S
+    for thread in list(_THREADS):
+        if thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
