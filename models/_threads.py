@@ -28,6 +28,9 @@ _LOOK_EVERY_S = 1.0  # at most one look per second: each window is at least this
 _STALE_S = 30.0  # a longer window (the model sat idle) starts a new one instead
 
 
+_now = time.monotonic
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -47,7 +50,7 @@ def _snapshot() -> tuple[float, float, float] | None:
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal
     mine = int(own[11]) + int(own[12])  # utime, stime (fields 14 and 15 of the whole line)
-    return time.monotonic(), busy / ticks, mine / ticks
+    return _now(), busy / ticks, mine / ticks
 
 
 def others_busy_cores(before: tuple[float, float, float], after: tuple[float, float, float]) -> float:
@@ -85,11 +88,11 @@ class ThreadPolicy:
         if self.fixed is not None:
             wanted = self.fixed
         else:
+            before = self._last
+            if before is not None and _now() - before[0] < _LOOK_EVERY_S:
+                return torch.get_num_threads()  # without reading /proc: this runs before every step
             now = _snapshot()
             if now is None:
-                return torch.get_num_threads()
-            before = self._last
-            if before is not None and now[0] - before[0] < _LOOK_EVERY_S:
                 return torch.get_num_threads()
             self._last = now
             if before is None or now[0] - before[0] > _STALE_S:  # an old window says little about now

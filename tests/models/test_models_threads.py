@@ -45,6 +45,7 @@ class Clock:
 def test_the_cores_left_free_are_used(monkeypatch: pytest.MonkeyPatch, busy: float, expected: int) -> None:
     clock = Clock(busy)
     monkeypatch.setattr(_threads, "_snapshot", clock)
+    monkeypatch.setattr(_threads, "_now", lambda: clock.now)
     monkeypatch.setattr(_threads, "_cores", lambda: 4)
     policy = ThreadPolicy()
     torch.set_num_threads(4)
@@ -57,6 +58,7 @@ def test_the_cores_left_free_are_used(monkeypatch: pytest.MonkeyPatch, busy: flo
 def test_a_look_at_most_once_a_second_and_stale_windows_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock(busy=1.9)
     monkeypatch.setattr(_threads, "_snapshot", clock)
+    monkeypatch.setattr(_threads, "_now", lambda: clock.now)
     monkeypatch.setattr(_threads, "_cores", lambda: 2)
     policy = ThreadPolicy()
     torch.set_num_threads(2)
