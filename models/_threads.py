@@ -31,25 +31,36 @@ _STALE_S = 30.0  # a longer window (the model sat idle) starts a new one instead
 _now = time.monotonic
 
 
-def _cores() -> int:
+def _cpus() -> set[int]:
     try:
-        return len(os.sched_getaffinity(0))
+        return set(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        return set(range(os.cpu_count() or 1))
+
+
+def _cores() -> int:
+    return len(_cpus())
 
 
 def _snapshot() -> tuple[float, float, float] | None:
-    """(wall seconds, machine busy CPU-seconds, this process's CPU-seconds), or ``None``."""
+    """(wall seconds, busy CPU-seconds of the CPUs this process may run on, this process's
+    CPU-seconds), or ``None``. Only those CPUs count: in a container, ``/proc/stat`` can
+    list the whole host."""
+    cpus = _cpus()
     try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        lines = Path("/proc/stat").read_text().splitlines()
         own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        busy = 0
+        for line in lines:
+            name, *fields = line.split() or [""]
+            if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
+                continue
+            values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+            busy += sum(values) - values[3] - (values[4] if len(values) > 4 else 0)
+        mine = int(own[11]) + int(own[12])  # utime, stime (fields 14 and 15 of the whole line)
+    except (OSError, IndexError, ValueError):
         return None
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    values = [int(v) for v in fields]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
-    busy = sum(values[:8]) - idle  # user nice system idle iowait irq softirq steal
-    mine = int(own[11]) + int(own[12])  # utime, stime (fields 14 and 15 of the whole line)
     return _now(), busy / ticks, mine / ticks
 
 
@@ -79,7 +90,7 @@ class ThreadPolicy:
         if threads is not None and threads < 1:
             raise UsageError(f"threads must be 1 or more, not {threads}")
         self.fixed = threads
-        self.cores = _cores()
+        self.cores = min(_cores(), torch.get_num_threads())  # never more than torch's own default
         self.chosen: int | None = None  # the last count set
         self._last = None if threads is not None else _snapshot()  # the first window starts now
 

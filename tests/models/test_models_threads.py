@@ -47,8 +47,8 @@ def test_the_cores_left_free_are_used(monkeypatch: pytest.MonkeyPatch, busy: flo
     monkeypatch.setattr(_threads, "_snapshot", clock)
     monkeypatch.setattr(_threads, "_now", lambda: clock.now)
     monkeypatch.setattr(_threads, "_cores", lambda: 4)
-    policy = ThreadPolicy()
     torch.set_num_threads(4)
+    policy = ThreadPolicy()
     clock.advance(0.5)
     assert policy.apply() == 4  # the first window is not a second long yet: unchanged
     clock.advance(0.6)
@@ -60,8 +60,8 @@ def test_a_look_at_most_once_a_second_and_stale_windows_are_dropped(monkeypatch:
     monkeypatch.setattr(_threads, "_snapshot", clock)
     monkeypatch.setattr(_threads, "_now", lambda: clock.now)
     monkeypatch.setattr(_threads, "_cores", lambda: 2)
-    policy = ThreadPolicy()
     torch.set_num_threads(2)
+    policy = ThreadPolicy()
     clock.advance(1.5)
     assert policy.apply() == 1
     clock.busy = 0.0  # the neighbour stops
@@ -97,3 +97,15 @@ def test_the_real_proc_files_are_read() -> None:
         pytest.skip("no /proc here")
     wall, busy, mine = snapshot
     assert wall > 0 and busy > 0 and mine > 0
+
+
+def test_never_more_threads_than_torch_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a container may see 64 CPUs it is not allowed to fill: torch's own default caps the count
+    clock = Clock(busy=0.0)
+    monkeypatch.setattr(_threads, "_snapshot", clock)
+    monkeypatch.setattr(_threads, "_now", lambda: clock.now)
+    monkeypatch.setattr(_threads, "_cores", lambda: 64)
+    torch.set_num_threads(2)
+    policy = ThreadPolicy()
+    clock.advance(1.5)
+    assert policy.apply() == 2
