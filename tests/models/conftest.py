@@ -9,6 +9,7 @@ cache work on a copy.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download, ever
 
 from reasoner.models import SMOLLM2_NAME, TransformersModel, ensure_smollm2, load_smollm2, random_llama, reasoner_home
+from reasoner.models._decode import Generation, Runner
 from reasoner.models._embedded import verify_cache
 
 
@@ -60,3 +62,34 @@ def person() -> dict[str, Any]:
         "required": ["name", "age", "tags"],
         "additionalProperties": False,
     }
+
+
+@pytest.fixture
+def decode_constrained() -> Callable[..., Generation]:
+    """``run(model, runner, grammar, prompt, staged=..., max_tokens=...)``: a greedy
+    generation of ``model``'s under ``grammar`` stepped to its end through ``runner``, with
+    the grammar masks staged or not (``staged_masks``); returns the finished Generation."""
+    import torch
+
+    from reasoner.models import GenerateOptions
+
+    def run(
+        model: TransformersModel, runner: Runner, grammar: Any, prompt: Sequence[int], *, staged: bool | None, max_tokens: int
+    ) -> Generation:
+        gen = Generation(
+            runner=runner,
+            prompt_ids=prompt,
+            options=GenerateOptions(max_tokens=max_tokens),
+            eos_ids=model.eos_ids,
+            matcher=grammar.matcher(),
+            grammar_vocab_size=grammar.vocab_size,
+            vocab_limit=len(model.tokenizer),
+            staged_masks=staged,
+        )
+        step = gen.start()
+        with torch.inference_mode():
+            while step.finish_reason is None:
+                step = gen.step()
+        return gen
+
+    return run

@@ -6,6 +6,7 @@ test_models_static_gpu.py."""
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -183,27 +184,16 @@ def test_the_model_reports_its_runner(smol_tokenizer: Any, dynamic: Transformers
     assert str(static.runner_info).startswith("static, attention sdpa")
 
 
-def test_staged_masks_decode_the_same_tokens(dynamic: TransformersModel, person: dict[str, Any]) -> None:
+def test_staged_masks_decode_the_same_tokens(
+    dynamic: TransformersModel, person: dict[str, Any], decode_constrained: Callable[..., Generation]
+) -> None:
     from reasoner.grammars import compile_json_schema
 
     grammar = compile_json_schema(person, dynamic.tokenizer)
     prompt = dynamic.tokenizer("Describe a person.")["input_ids"]
     outs = []
     for staged in (False, True):
-        gen = Generation(
-            runner=DynamicCacheRunner(dynamic.model, dynamic.device),
-            prompt_ids=prompt,
-            options=GenerateOptions(max_tokens=40),
-            eos_ids=dynamic.eos_ids,
-            matcher=grammar.matcher(),
-            grammar_vocab_size=grammar.vocab_size,
-            vocab_limit=len(dynamic.tokenizer),
-            staged_masks=staged,
-        )
-        step = gen.start()
-        with torch.inference_mode():
-            while step.finish_reason is None:
-                step = gen.step()
+        gen = decode_constrained(dynamic, DynamicCacheRunner(dynamic.model, dynamic.device), grammar, prompt, staged=staged, max_tokens=40)
         outs.append(gen.completion_ids)
         assert (gen._stager is not None) == staged
     assert outs[0] == outs[1] and len(outs[0]) > 5

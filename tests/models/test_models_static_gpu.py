@@ -12,6 +12,7 @@ one small wheel.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -74,7 +75,9 @@ async def test_bfloat16_graph_runner_writes_valid_constrained_output(llama3_toke
     assert model._runner.graph_error is None  # type: ignore[union-attr]
 
 
-def test_masks_go_through_pinned_double_buffers_and_decode_the_same(llama3_tokenizer: Any, person: dict[str, Any]) -> None:
+def test_masks_go_through_pinned_double_buffers_and_decode_the_same(
+    llama3_tokenizer: Any, person: dict[str, Any], decode_constrained: Callable[..., Generation]
+) -> None:
     from reasoner.grammars import compile_json_schema
 
     model = _model(llama3_tokenizer, "graph")
@@ -82,20 +85,7 @@ def test_masks_go_through_pinned_double_buffers_and_decode_the_same(llama3_token
     prompt = llama3_tokenizer("Describe a person.")["input_ids"]
     outs = []
     for staged in (False, None):  # None: the default on CUDA, staged
-        gen = Generation(
-            runner=model._runner,
-            prompt_ids=prompt,
-            options=GenerateOptions(max_tokens=60),
-            eos_ids=model.eos_ids,
-            matcher=grammar.matcher(),
-            grammar_vocab_size=grammar.vocab_size,
-            vocab_limit=len(llama3_tokenizer),
-            staged_masks=staged,
-        )
-        step = gen.start()
-        with torch.inference_mode():
-            while step.finish_reason is None:
-                step = gen.step()
+        gen = decode_constrained(model, model._runner, grammar, prompt, staged=staged, max_tokens=60)
         outs.append(gen.completion_ids)
         if staged is None:
             assert gen._stager is not None and gen._stager.pinned

@@ -41,14 +41,19 @@ class Clock:
         return self.now, self.cpu, 0.0
 
 
-@pytest.mark.parametrize(("busy", "expected"), [(0.1, 4), (1.2, 3), (2.0, 2), (3.7, 1), (9.0, 1)])
-def test_the_cores_left_free_are_used(monkeypatch: pytest.MonkeyPatch, busy: float, expected: int) -> None:
+def _scripted(monkeypatch: pytest.MonkeyPatch, busy: float, cores: int, threads: int) -> tuple[Clock, ThreadPolicy]:
+    """A policy over ``cores`` CPUs reading a scripted clock, torch at ``threads`` threads."""
     clock = Clock(busy)
     monkeypatch.setattr(_threads, "_snapshot", clock)
     monkeypatch.setattr(_threads, "_now", lambda: clock.now)
-    monkeypatch.setattr(_threads, "_cores", lambda: 4)
-    torch.set_num_threads(4)
-    policy = ThreadPolicy()
+    monkeypatch.setattr(_threads, "_cores", lambda: cores)
+    torch.set_num_threads(threads)
+    return clock, ThreadPolicy()
+
+
+@pytest.mark.parametrize(("busy", "expected"), [(0.1, 4), (1.2, 3), (2.0, 2), (3.7, 1), (9.0, 1)])
+def test_the_cores_left_free_are_used(monkeypatch: pytest.MonkeyPatch, busy: float, expected: int) -> None:
+    clock, policy = _scripted(monkeypatch, busy, cores=4, threads=4)
     clock.advance(0.5)
     assert policy.apply() == 4  # the first window is not a second long yet: unchanged
     clock.advance(0.6)
@@ -56,12 +61,7 @@ def test_the_cores_left_free_are_used(monkeypatch: pytest.MonkeyPatch, busy: flo
 
 
 def test_a_look_at_most_once_a_second_and_stale_windows_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = Clock(busy=1.9)
-    monkeypatch.setattr(_threads, "_snapshot", clock)
-    monkeypatch.setattr(_threads, "_now", lambda: clock.now)
-    monkeypatch.setattr(_threads, "_cores", lambda: 2)
-    torch.set_num_threads(2)
-    policy = ThreadPolicy()
+    clock, policy = _scripted(monkeypatch, busy=1.9, cores=2, threads=2)
     clock.advance(1.5)
     assert policy.apply() == 1
     clock.busy = 0.0  # the neighbour stops
@@ -101,11 +101,6 @@ def test_the_real_proc_files_are_read() -> None:
 
 def test_never_more_threads_than_torch_would_use(monkeypatch: pytest.MonkeyPatch) -> None:
     # a container may see 64 CPUs it is not allowed to fill: torch's own default caps the count
-    clock = Clock(busy=0.0)
-    monkeypatch.setattr(_threads, "_snapshot", clock)
-    monkeypatch.setattr(_threads, "_now", lambda: clock.now)
-    monkeypatch.setattr(_threads, "_cores", lambda: 64)
-    torch.set_num_threads(2)
-    policy = ThreadPolicy()
+    clock, policy = _scripted(monkeypatch, busy=0.0, cores=64, threads=2)
     clock.advance(1.5)
     assert policy.apply() == 2
